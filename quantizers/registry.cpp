@@ -1,5 +1,11 @@
-// quantizers/registry.cpp: the one table of weight quantizers.
+// quantizers/registry.cpp: the one table of weight quantizers, and the thin shells of the
+// data-free ones (fp, rtn, ternary-*). Shells only validate their Config and call the free
+// functions of rtn.h / ternary.h; calibration-based quantizers add their rows here too.
+#include <chrono>
+
 #include "quantizers/quantizer.h"
+#include "quantizers/rtn.h"
+#include "quantizers/ternary.h"
 
 namespace twla {
 
@@ -7,6 +13,8 @@ namespace {
 struct FpConfig {
   template <class V> void visit(V&) {}
 };
+void validate(const FpConfig&, const std::string&) {}
+
 class FpQuantizer : public PluginShell<Quantizer, FpConfig> {
  public:
   using PluginShell::PluginShell;
@@ -23,12 +31,125 @@ class FpQuantizer : public PluginShell<Quantizer, FpConfig> {
     return r;
   }
 };
+
+// Checks the layer against group_size here, so the error names the layer.
+int64_t layer_group_size(const LinearRef& l, int group_size) {
+  TWLA_CHECK(l.W.dim() == 2, "layer ", l.name, ": weight must be [oc, ic], got ", describe(l.W));
+  const int64_t ic = l.W.size(1);
+  TWLA_CHECK(group_size == -1 || ic % group_size == 0, "quantizer.group_size=", group_size,
+             " does not divide ic=", ic, " of ", l.name, "; use a divisor or -1 (per row)");
+  return group_size;
+}
+
+void check_group_size(int group_size, const std::string& path) {
+  TWLA_CHECK(group_size == -1 || group_size > 0, path, ".group_size=", group_size,
+             " is not a group size; use a positive divisor of the layer's ic or -1 (per row)");
+}
+
+QuantResult make_result(const Tensor& W, Tensor dequant, PackedWeight packed,
+                        std::chrono::steady_clock::time_point t0) {
+  QuantResult r;
+  r.report.weight_err = relative_error(W, dequant);
+  r.report.bits_per_weight = packed.bits_per_weight;
+  r.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.dequant = std::move(dequant);
+  r.packed = std::move(packed);
+  return r;
+}
+QuantResult result_of(const Tensor& W, UniformQuant q, std::chrono::steady_clock::time_point t0) {
+  PackedWeight p = pack_uniform(q);
+  return make_result(W, q.dequant, std::move(p), t0);
+}
+QuantResult result_of(const Tensor& W, TernaryQuant q, std::chrono::steady_clock::time_point t0) {
+  PackedWeight p = pack_ternary(q);
+  return make_result(W, q.dequant, std::move(p), t0);
+}
+
+struct RtnConfig {
+  int bits = 4;
+  bool symmetric = false;
+  int group_size = -1;
+  std::string rule = "gptq";
+  double mse = 0;
+  template <class V> void visit(V& v) {
+    v("bits", bits, "weight bits, 2..8");
+    v("symmetric", symmetric, "symmetric grid (no zero point) instead of asymmetric min/max");
+    v("group_size", group_size, "columns per scale/zero; -1 = whole row");
+    v("rule", rule, "grid rule: gptq (range includes 0, IST-DASLab) or twla (plain min/max, "
+                    "scale clamped, TWLA's UniformAffineQuantizer)");
+    v("mse", mse, "0 = min/max grid; > 0 = search a shrunk range minimizing |err|^mse "
+                  "(GPTQ uses 2.4, the TWLA golden 2.0)");
+  }
+};
+void validate(const RtnConfig& c, const std::string& path) {
+  TWLA_CHECK(c.bits >= 2 && c.bits <= 8, path, ".bits=", c.bits,
+             " is outside 2..8; use 2..8, or ternary-absmean / ternary-threshold for 1.58 bits");
+  check_group_size(c.group_size, path);
+  parse_rtn_rule(c.rule, path + ".rule");
+  TWLA_CHECK(c.mse >= 0, path, ".mse=", c.mse, " must be >= 0 (0 = min/max grid)");
+}
+
+class RtnQuantizer : public PluginShell<Quantizer, RtnConfig> {
+ public:
+  using PluginShell::PluginShell;
+  bool needs_calibration() const override { return false; }
+  std::string nominal_bits() const override { return std::to_string(cfg_.bits); }
+  QuantResult quantize(const LinearRef& l, const LayerStats*) const override {
+    auto t0 = std::chrono::steady_clock::now();
+    RtnSpec s;
+    s.bits = cfg_.bits;
+    s.symmetric = cfg_.symmetric;
+    s.group_size = layer_group_size(l, cfg_.group_size);
+    s.rule = parse_rtn_rule(cfg_.rule, "quantizer.rule");
+    s.mse_norm = cfg_.mse;
+    return result_of(l.W, rtn_uniform(l.W, s), t0);
+  }
+};
+
+struct TernaryConfig {
+  int group_size = -1;
+  template <class V> void visit(V& v) {
+    v("group_size", group_size, "columns per alpha (and mu); -1 = whole row");
+  }
+};
+void validate(const TernaryConfig& c, const std::string& path) { check_group_size(c.group_size, path); }
+
+using TernaryFn = TernaryQuant (*)(const Tensor&, int64_t);
+template <TernaryFn Fn>
+class TernaryQuantizer : public PluginShell<Quantizer, TernaryConfig> {
+ public:
+  using PluginShell::PluginShell;
+  bool needs_calibration() const override { return false; }
+  std::string nominal_bits() const override { return "1.58"; }
+  QuantResult quantize(const LinearRef& l, const LayerStats*) const override {
+    auto t0 = std::chrono::steady_clock::now();
+    return result_of(l.W, Fn(l.W, layer_group_size(l, cfg_.group_size)), t0);
+  }
+};
+
+// plugin_entry plus the Config's validate(), so range errors surface at make() and name the field.
+template <class Impl>
+Registry<Quantizer>::Entry checked_entry(const std::string& name, const std::string& help) {
+  auto e = plugin_entry<Quantizer, Impl>(name, help);
+  e.make = [name](const YAML::Node& params, const std::string& path) -> std::unique_ptr<Quantizer> {
+    typename Impl::ConfigType cfg;
+    parse_fields(cfg, params, path);
+    validate(cfg, path);
+    return std::make_unique<Impl>(name, cfg);
+  };
+  return e;
+}
 }  // namespace
 
 const Registry<Quantizer>& quantizers() {
   static const Registry<Quantizer> r{
       "quantizer",
-      {plugin_entry<Quantizer, FpQuantizer>("fp", "no weight quantization (full precision)")}};
+      {checked_entry<FpQuantizer>("fp", "no weight quantization (full precision)"),
+       checked_entry<RtnQuantizer>("rtn", "uniform n-bit round to nearest, per row or group"),
+       checked_entry<TernaryQuantizer<ternary_absmean>>(
+           "ternary-absmean", "BitNet b1.58 ternary: alpha = mean|W|, t = clamp(round(W/alpha))"),
+       checked_entry<TernaryQuantizer<ternary_threshold>>(
+           "ternary-threshold", "threshold ternary: mu = mean, delta = 0.75 mean|W-mu|, LS alpha")}};
   return r;
 }
 
