@@ -6,9 +6,12 @@
 #include <catch2/catch.hpp>
 #endif
 
+#include <ATen/ATen.h>
+
 #include "core/progress.h"
 
 int main(int argc, char** argv) {
   twla::Progress::set_quiet(true);
+  at::globalContext().setFlushDenormal(true);  // as apps/main.cpp
   return Catch::Session().run(argc, argv);
 }

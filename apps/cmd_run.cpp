@@ -1,0 +1,121 @@
+// apps/cmd_run.cpp: `twla run`, `twla eval` and the global flags.
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+
+#include <iostream>
+
+#include "apps/commands.h"
+#include "core/paths.h"
+#include "core/progress.h"
+#include "core/tensor.h"
+#include "experiments/pipeline.h"
+#include "experiments/sweep.h"
+#include "results/report.h"
+
+namespace po = boost::program_options;
+
+namespace twla::cli {
+
+void apply_global_flags(Args& a) {
+  Args rest;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto value = [&](const std::string& flag) {
+      TWLA_CHECK(i + 1 < a.size(), flag, " needs a value");
+      return a[++i];
+    };
+    if (a[i] == "--data-dir") set_data_dir(value("--data-dir"));
+    else if (starts_with(a[i], "--data-dir=")) set_data_dir(a[i].substr(11));
+    else if (a[i] == "--threads") set_threads(std::stoi(value("--threads")));
+    else if (starts_with(a[i], "--threads=")) set_threads(std::stoi(a[i].substr(10)));
+    else if (a[i] == "--quiet") Progress::set_quiet(true);
+    else rest.push_back(a[i]);
+  }
+  a = rest;
+}
+
+namespace {
+po::variables_map parse(const Args& a, po::options_description& desc,
+                        const po::positional_options_description& pos, const char* usage) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(a).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    TWLA_FAIL(e.what(), "; usage: ", usage);
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: " << usage << "\n" << desc;
+    std::exit(0);
+  }
+  return vm;
+}
+
+int run_trees(const std::vector<SweepRun>& runs, const RunOptions& opt, bool quiet) {
+  std::vector<RunRecord> records;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!quiet) std::cerr << "== run " << i + 1 << "/" << runs.size() << ": " << runs[i].name << "\n";
+    records.push_back(run_experiment(runs[i].tree, opt));
+  }
+  std::cout << report_markdown(records);
+  return 0;
+}
+}  // namespace
+
+int cmd_run(const Args& a) {
+  po::options_description desc("twla run");
+  std::string file, out;
+  std::vector<std::string> overrides;
+  desc.add_options()("help,h", "this help")(
+      "descriptor", po::value(&file)->required(), "experiment descriptor (YAML)")(
+      "set", po::value(&overrides)->multitoken(), "overrides key.sub=value (also positional)")(
+      "out", po::value(&out), "output folder (overrides `output:`)")(
+      "force", "recompute runs whose results.h5 already exists")(
+      "plan", "list the runs the sweep expands to, and stop");
+  po::positional_options_description pos;
+  pos.add("descriptor", 1).add("set", -1);
+  auto vm = parse(a, desc, pos, "twla run exp.yaml [key.sub=value ...] [--out DIR] [--force] [--plan]");
+  if (!out.empty()) overrides.push_back("output=" + out);
+  YAML::Node sweep;
+  YAML::Node base = load_descriptor_tree(file, overrides, &sweep);
+  auto runs = expand_sweep(base, sweep);
+  if (vm.count("plan")) {
+    for (const auto& r : runs) {
+      YAML::Node resolved;
+      parse_descriptor(r.tree, &resolved);
+      std::cout << run_id(resolved) << "  " << r.name << "\n";
+    }
+    return 0;
+  }
+  RunOptions opt;
+  opt.force = vm.count("force") > 0;
+  return run_trees(runs, opt, false);
+}
+
+int cmd_eval(const Args& a) {
+  po::options_description desc("twla eval");
+  std::string model, tasks = "wikitext2", out = "runs", name;
+  int seqlen = 2048, max_windows = -1, batch = 4;
+  desc.add_options()("help,h", "this help")(
+      "model", po::value(&model)->required(), "Hugging Face model folder")(
+      "tasks", po::value(&tasks), "comma-separated: wikitext2,c4,tinystories,text:PATH")(
+      "seqlen", po::value(&seqlen), "perplexity window")(
+      "max-windows", po::value(&max_windows), "at most this many windows per dataset")(
+      "batch", po::value(&batch), "windows per batch")(
+      "out", po::value(&out), "output folder")("name", po::value(&name), "run name");
+  po::positional_options_description pos;
+  auto vm = parse(a, desc, pos, "twla eval --model DIR [--tasks wikitext2,c4] [--seqlen N]");
+  YAML::Node tree(YAML::NodeType::Map);
+  tree["name"] = name.empty() ? "eval-" + std::filesystem::path(model).filename().string() : name;
+  tree["model"]["path"] = model;
+  YAML::Node t(YAML::NodeType::Sequence);
+  for (const auto& s : split(tasks, ',')) t.push_back(s);
+  tree["eval"]["tasks"] = t;
+  tree["eval"]["seqlen"] = seqlen;
+  tree["eval"]["max_windows"] = max_windows;
+  tree["eval"]["batch"] = batch;
+  tree["output"] = out;
+  return run_trees({{tree["name"].as<std::string>(), tree}}, RunOptions{}, false);
+}
+
+}  // namespace twla::cli

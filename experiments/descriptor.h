@@ -1,0 +1,104 @@
+// experiments/descriptor.h: the experiment descriptor — one YAML file composes model, calibration,
+// weight quantizer, rotation, activation bits + allocator, evaluation and output. Each field is
+// declared once (visit) and that declaration serves parsing, `twla describe`, the resolved dump and
+// the HDF5 attributes. Not here: running it (pipeline.h), sweeps over it (sweep.h).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/fields.h"
+
+namespace twla {
+
+struct ModelSpec {
+  std::string path;
+  std::string tokenizer;  // "" = the model folder
+  template <class V> void visit(V& v) {
+    v("path", path, "Hugging Face folder (config.json + safetensors); ${data}/ = the data dir");
+    v("tokenizer", tokenizer, "tokenizer folder or file; empty = the model folder");
+  }
+};
+
+struct CalibrationSpec {
+  std::string dataset = "c4";
+  int nsamples = 128;
+  int seqlen = 2048;
+  int seed = 0;
+  template <class V> void visit(V& v) {
+    v("dataset", dataset, "c4 (held-out documents), wikitext2, tinystories or text:PATH");
+    v("nsamples", nsamples, "calibration segments");
+    v("seqlen", seqlen, "tokens per segment");
+    v("seed", seed, "sampling seed");
+  }
+};
+
+struct ActivationSpec {
+  double bits = 16;
+  double clip = 0.9;
+  PluginSpec allocator{"uniform", YAML::Node(YAML::NodeType::Map)};
+  template <class V> void visit(V& v) {
+    v("bits", bits, "activation bits: 16 = off; the average b_avg for mixed allocators");
+    v("clip", clip, "clipping ratio c of per-token min/max (ALGORITHMS.md 3)");
+    v("allocator", allocator, "bit allocator plugin: uniform, ila-amp");
+  }
+};
+
+struct EvalSpec {
+  std::vector<std::string> tasks{"wikitext2"};
+  int seqlen = 2048;
+  int batch = 4;
+  bool kl = true;
+  int max_windows = -1;
+  template <class V> void visit(V& v) {
+    v("tasks", tasks, "wikitext2, c4, tinystories, text:PATH (perplexity)");
+    v("seqlen", seqlen, "perplexity window length");
+    v("batch", batch, "windows per forward batch");
+    v("kl", kl, "also KL(FP||Q) and top-1 agreement vs the FP model (quantized runs)");
+    v("max_windows", max_windows, "evaluate at most this many windows per dataset; -1 = all");
+  }
+};
+
+struct Descriptor {
+  std::string name = "run";
+  std::string description;
+  ModelSpec model;
+  CalibrationSpec calibration;
+  PluginSpec quantizer{"fp", YAML::Node(YAML::NodeType::Map)};
+  PluginSpec rotation{"none", YAML::Node(YAML::NodeType::Map)};
+  ActivationSpec activations;
+  EvalSpec eval;
+  std::string compat = "fixed";
+  std::string output = "runs";
+  int threads = 0;
+  template <class V> void visit(V& v) {
+    v("name", name, "run name (the run folder under output)");
+    v("description", description, "free text kept with the results");
+    v("model", model, "model");
+    v("calibration", calibration, "calibration data");
+    v("quantizer", quantizer, "weight quantizer plugin");
+    v("rotation", rotation, "rotation plugin");
+    v("activations", activations, "activation quantization");
+    v("eval", eval, "evaluation");
+    v("compat", compat, "fixed (correct) or reference (reproduce the reference's defects)");
+    v("output", output, "folder that receives <name>/results.h5");
+    v("threads", threads, "intra-op threads; 0 = all cores");
+  }
+};
+
+// Reads a descriptor file with its include: chain (paths relative to the including file), then
+// applies `key.sub=value` overrides (values are YAML: 4, [2,4], {name: rtn}). The `sweep:` block,
+// if any, is returned separately in *sweep and removed from the tree.
+YAML::Node load_descriptor_tree(const std::string& path, const std::vector<std::string>& overrides,
+                                YAML::Node* sweep = nullptr);
+// Sets a dotted key in a YAML tree ("quantizer.bits", "eval.tasks").
+void set_dotted(YAML::Node& root, const std::string& key, const YAML::Node& value);
+void apply_override(YAML::Node& root, const std::string& assignment);  // "a.b=value"
+
+// Parses a tree into a Descriptor, instantiates its plugins (checking their fields) and returns
+// the fully resolved tree (every field, plugin params with defaults filled).
+Descriptor parse_descriptor(const YAML::Node& tree, YAML::Node* resolved = nullptr);
+
+// Content id of a resolved descriptor: first 12 hex digits of sha256 of its YAML text.
+std::string run_id(const YAML::Node& resolved);
+
+}  // namespace twla

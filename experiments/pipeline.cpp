@@ -1,0 +1,178 @@
+// experiments/pipeline.cpp: see pipeline.h.
+#include "experiments/pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+
+#include "allocators/allocator.h"
+#include "core/fs.h"
+#include "core/model.h"
+#include "core/paths.h"
+#include "core/tokenizer.h"
+#include "eval/datasets.h"
+#include "eval/perplexity.h"
+#include "experiments/quant_ops.h"
+#include "experiments/weights.h"
+#include "quantizers/quantizer.h"
+#include "results/run_file.h"
+#include "rotations/rotation.h"
+
+namespace twla {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// FP final hidden states per (model, dataset, seqlen, windows), shared by the runs of a sweep in
+// one process, so the FP reference of KL is computed once.
+struct FpCache {
+  std::mutex mu;
+  std::map<std::string, Tensor> hidden;
+  std::map<std::string, std::vector<int32_t>> ids;
+};
+FpCache& fp_cache() {
+  static FpCache c;
+  return c;
+}
+
+const std::vector<int32_t>& token_ids(const Tokenizer& tok, const std::string& tok_path,
+                                      const PplDataset& ds) {
+  auto& c = fp_cache();
+  std::string key = tok_path + "|" + ds.name;
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.ids.find(key);
+  if (it == c.ids.end()) it = c.ids.emplace(key, tok.encode_for_model(ds.text)).first;
+  return it->second;
+}
+
+std::string git_version() {
+  std::string cmd = std::string("git -C '") + TWLA_SOURCE_DIR +
+                    "' describe --always --dirty --abbrev=12 2>/dev/null";
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[128];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  out = trim(out);
+  return out.empty() ? std::string(TWLA_GIT_HASH) : out;
+}
+
+void log(const RunOptions& o, const std::string& name, const std::string& msg) {
+  if (!o.quiet) std::cerr << "[" << name << "] " << msg << "\n";
+}
+}  // namespace
+
+std::string run_dir_of(const Descriptor& d) { return expand_path(d.output) + "/" + d.name; }
+
+RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
+  auto t_start = Clock::now();
+  YAML::Node resolved;
+  Descriptor d = parse_descriptor(tree, &resolved);
+  const std::string id = run_id(resolved);
+  const std::string dir = run_dir_of(d);
+  const std::string h5 = dir + "/results.h5";
+  if (!opt.force && file_exists(h5)) {
+    RunRecord old = read_run(h5);
+    if (old.run_id == id && old.status == "done") {
+      log(opt, d.name, "done already (" + h5 + ", run id " + id + "); --force recomputes");
+      return old;
+    }
+  }
+  make_dirs(dir);
+  if (d.threads > 0) set_threads(d.threads);
+
+  RunRecord rec;
+  rec.run_id = id;
+  rec.name = d.name;
+  rec.descriptor_yaml = yaml_text(resolved);
+  rec.config_flat = flatten_yaml(resolved);
+  rec.git = git_version();
+  rec.status = "done";
+
+  auto t = Clock::now();
+  const std::string model_dir = expand_path(d.model.path);
+  TWLA_CHECK(dir_exists(model_dir), "model.path '", model_dir,
+             "' is not a directory; give a Hugging Face folder with config.json and safetensors");
+  Model model(model_dir);
+  const std::string tok_path = d.model.tokenizer.empty() ? model_dir : expand_path(d.model.tokenizer);
+  auto tok = load_tokenizer(tok_path);
+  for (const auto& f : model.source().files())
+    rec.input_sha256["model/" + std::filesystem::path(f).filename().string()] = sha256_file(f);
+  rec.timings["load"] = since(t);
+
+  auto quant = quantizers().make(d.quantizer, "quantizer");
+  auto rot = rotations().make(d.rotation, "rotation");
+  auto alloc = allocators().make(d.activations.allocator, "activations.allocator");
+  rec.labels = {{"model", std::filesystem::path(model_dir).filename().string()},
+                {"method", d.quantizer.name},
+                {"wbits", quant->nominal_bits()},
+                {"abits", fixed(d.activations.bits, d.activations.bits == int(d.activations.bits) ? 0 : 2)},
+                {"rotation", d.rotation.name},
+                {"allocator", d.activations.allocator.name}};
+
+  // Weights: rotation fused, then quantized, block by block.
+  t = Clock::now();
+  WeightsContext wc{d, *tok, *quant, *rot, opt.quiet};
+  rec.layers = quantize_weights(model, wc, dir);
+  rec.timings["quantize"] = since(t);
+
+  AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip};
+  Allocation allocation = alloc->allocate(req);
+  rec.series["act_bits"] = std::vector<double>(allocation.act_bits.begin(), allocation.act_bits.end());
+  QuantLinearOps ops(rot.get(), allocation, d.activations.clip, d.compat == "reference");
+  const bool quantized = d.quantizer.name != "fp" || !ops.is_identity();
+
+  for (const auto& task : d.eval.tasks) {
+    TWLA_CHECK(is_ppl_dataset(task), "eval.tasks: unknown task '", task, "'",
+               did_you_mean(task, ppl_dataset_names()));
+    t = Clock::now();
+    PplDataset ds = load_ppl_dataset(task);
+    rec.input_sha256["data/" + task] = sha256_file(ds.file);
+    int64_t maxw = d.eval.max_windows >= 0
+                       ? (ds.max_windows >= 0 ? std::min<int64_t>(ds.max_windows, d.eval.max_windows)
+                                              : d.eval.max_windows)
+                       : ds.max_windows;
+    Tensor windows = make_windows(token_ids(*tok, tok_path, ds), d.eval.seqlen, maxw);
+    Tensor hidden = final_hidden(model, windows, ops, d.eval.batch, "ppl " + task);
+    Tensor fp_hidden;
+    const std::string key = model_dir + "|" + task + "|" + std::to_string(d.eval.seqlen) + "|" +
+                            std::to_string(windows.size(0));
+    if (!quantized) {  // this is the FP model: later runs of the sweep reuse its states for KL
+      std::lock_guard<std::mutex> lock(fp_cache().mu);
+      fp_cache().hidden.emplace(key, hidden);
+    }
+    if (quantized && d.eval.kl) {
+      auto& c = fp_cache();
+      std::unique_lock<std::mutex> lock(c.mu);
+      auto it = c.hidden.find(key);
+      if (it == c.hidden.end()) {
+        lock.unlock();
+        Model fp(model_dir);
+        Tensor fh = final_hidden(fp, windows, LinearOps{}, d.eval.batch, "ppl " + task + " (FP)");
+        lock.lock();
+        it = c.hidden.emplace(key, fh).first;
+      }
+      fp_hidden = it->second;
+    }
+    PplResult r = score_hidden(model, windows, hidden, fp_hidden.defined() ? &fp_hidden : nullptr);
+    rec.metrics["ppl/" + task] = r.ppl;
+    rec.metrics["nll/" + task] = r.nll;
+    if (r.kl >= 0) {
+      rec.metrics["kl/" + task] = r.kl;
+      rec.metrics["top1/" + task] = r.top1;
+    }
+    rec.timings["eval/" + task] = since(t);
+    log(opt, d.name, task + ": ppl " + fixed(r.ppl, 3) + " over " + std::to_string(r.windows) +
+                         " windows" + (r.kl >= 0 ? ", KL " + fixed(r.kl, 4) : ""));
+  }
+  rec.timings["total"] = since(t_start);
+  write_run(h5, rec);
+  log(opt, d.name, "wrote " + h5);
+  return rec;
+}
+
+}  // namespace twla

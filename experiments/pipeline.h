@@ -1,0 +1,24 @@
+// experiments/pipeline.h: one run, start to finish (DESIGN_SKETCH.md "One run"): load the model,
+// rotate, quantize weights, allocate activation bits, evaluate, write results.h5 atomically.
+// A run whose results.h5 already holds the same run id is not recomputed (Slurm requeue and
+// re-running a killed sweep are harmless).
+#pragma once
+#include <string>
+
+#include "experiments/descriptor.h"
+#include "results/run_record.h"
+
+namespace twla {
+
+struct RunOptions {
+  bool force = false;   // recompute even if results.h5 with this run id exists
+  bool quiet = false;   // no per-stage log lines
+};
+
+// tree: a descriptor tree after includes/overrides (and sweep expansion).
+RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt = {});
+
+// The folder a run writes to: <output>/<name>.
+std::string run_dir_of(const Descriptor& d);
+
+}  // namespace twla

@@ -1,0 +1,37 @@
+// experiments/quant_ops.cpp: see quant_ops.h.
+#include "experiments/quant_ops.h"
+
+#include "core/error.h"
+#include "quantizers/act_quant.h"
+
+namespace twla {
+
+int block_of(const std::string& name) {
+  TWLA_ASSERT(name.rfind("layers.", 0) == 0, name);
+  return std::stoi(name.substr(7, name.find('.', 7) - 7));
+}
+
+bool QuantLinearOps::is_identity() const {
+  if (rot_ && !rot_->is_identity()) return false;
+  for (int b : alloc_.act_bits)
+    if (b < 16) return false;
+  return true;
+}
+
+Tensor QuantLinearOps::linear(const std::string& name, const Tensor& x0, const Tensor& W) const {
+  Tensor x = rot_ ? rot_->input(name, x0) : x0;
+  int b = block_of(name);
+  int bits = b < int(alloc_.act_bits.size()) ? alloc_.act_bits[size_t(b)] : 16;
+  if (bits < 16) {
+    auto it = alloc_.clip.find(name);
+    double clip = it == alloc_.clip.end() ? clip_ : it->second;
+    AffineSpec spec;
+    spec.bits = bits;
+    spec.clip = clip;
+    spec.compat_reference = compat_;
+    x = act_fake_quant(x, spec);
+  }
+  return at::matmul(x, W.t());
+}
+
+}  // namespace twla

@@ -1,0 +1,35 @@
+// experiments/quant_ops.h: how a quantized model runs one linear in the fake-quant backend:
+// x -> rotation.input (online part) -> per-token activation fake-quant (bits of the linear's
+// block, clip ratio of the linear) -> x W^T with the already dequantized (and rotation-fused) W.
+// Not here: the packed-kernel backend (issue 8), calibration hooks (calibration.h).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "core/types.h"
+#include "rotations/rotation.h"
+
+namespace twla {
+
+// "layers.12.mlp.up_proj" -> 12.
+int block_of(const std::string& linear_name);
+
+class QuantLinearOps : public LinearOps {
+ public:
+  QuantLinearOps(const Rotation* rotation, Allocation alloc, double default_clip,
+                 bool compat_reference)
+      : rot_(rotation), alloc_(std::move(alloc)), clip_(default_clip), compat_(compat_reference) {}
+  Tensor linear(const std::string& name, const Tensor& x, const Tensor& W) const override;
+  // True when the ops are plain x W^T (no online rotation, activations off).
+  bool is_identity() const;
+
+ private:
+  const Rotation* rot_;
+  Allocation alloc_;
+  double clip_;
+  bool compat_;
+};
+
+}  // namespace twla
