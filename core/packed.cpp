@@ -21,6 +21,28 @@ const Tensor& part(const PackedWeight& p, const char* name) {
 Tensor per_column(const Tensor& g, int64_t ic, int64_t gs) {
   return g.to(at::kFloat).repeat_interleave(gs, 1).narrow(1, 0, ic);
 }
+// "e2m" (quantizers/e2m_atq.h): per block of block_size columns, a group id per element and
+// per-row params per group: W = (mu + alpha0 * t0) + alpha1 * t1, the fit's own op order.
+Tensor dequantize_e2m(const PackedWeight& p) {
+  const int64_t oc = p.shape[0], ic = p.shape[1];
+  auto it = p.attrs.find("block_size");
+  TWLA_CHECK(it != p.attrs.end() && it->second > 0, "packed weight of format 'e2m' lacks attr block_size");
+  const int64_t bs = it->second;
+  Tensor group = part(p, "group").to(at::kLong), t0 = part(p, "t0").to(at::kFloat);
+  Tensor t1 = part(p, "t1").to(at::kFloat);
+  const Tensor &mu = part(p, "mu"), &a0 = part(p, "alpha0"), &a1 = part(p, "alpha1");
+  const int64_t nb = (ic + bs - 1) / bs;
+  TWLA_CHECK(mu.dim() == 3 && mu.size(0) == oc && mu.size(1) == nb, "packed 'e2m' part mu has shape ",
+             describe(mu), ", expected [", oc, ", ", nb, ", groups]");
+  Tensor W = at::empty({oc, ic}, at::kFloat);
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t st = b * bs, w = std::min(bs, ic - st);
+    Tensor g = group.narrow(1, st, w);
+    auto take = [&](const Tensor& par) { return par.select(1, b).to(at::kFloat).gather(1, g); };
+    W.narrow(1, st, w).copy_((take(mu) + take(a0) * t0.narrow(1, st, w)) + take(a1) * t1.narrow(1, st, w));
+  }
+  return W;
+}
 }  // namespace
 
 Tensor dequantize(const PackedWeight& p) {
@@ -37,7 +59,8 @@ Tensor dequantize(const PackedWeight& p) {
     Tensor codes = part(p, "codes").to(at::kFloat);
     return per_column(part(p, "mu"), ic, gs) + per_column(part(p, "alpha"), ic, gs) * codes;
   }
-  TWLA_FAIL("unknown packed weight format '", p.format, "'; known: dense, uniform, ternary");
+  if (p.format == "e2m") return dequantize_e2m(p);
+  TWLA_FAIL("unknown packed weight format '", p.format, "'; known: dense, uniform, ternary, e2m");
 }
 
 }  // namespace twla

@@ -1,0 +1,233 @@
+// quantizers/e2m_atq_masks.cpp: see e2m_atq_masks.h. Candidate errors are reduced per row in
+// fp32 and summed over rows in fp64 in a fixed order, so the choices do not depend on the thread
+// count; ties (identical masks) give identical errors and the first candidate wins (strict <).
+#include "quantizers/e2m_atq_masks.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "core/error.h"
+#include "quantizers/e2m_atq_fit.h"
+
+namespace twla::e2m {
+
+const float kQuantileQ[81] = {
+    0x1.99999ap-4f, 0x1.c28f5cp-4f, 0x1.eb8520p-4f, 0x1.0a3d70p-3f, 0x1.1eb852p-3f, 0x1.333334p-3f,
+    0x1.47ae14p-3f, 0x1.5c28f6p-3f, 0x1.70a3d8p-3f, 0x1.851ebap-3f, 0x1.99999ap-3f, 0x1.ae147cp-3f,
+    0x1.c28f5cp-3f, 0x1.d70a3ep-3f, 0x1.eb8520p-3f, 0x1.000000p-2f, 0x1.0a3d70p-2f, 0x1.147ae0p-2f,
+    0x1.1eb852p-2f, 0x1.28f5c2p-2f, 0x1.333332p-2f, 0x1.3d70a4p-2f, 0x1.47ae14p-2f, 0x1.51eb84p-2f,
+    0x1.5c28f6p-2f, 0x1.666666p-2f, 0x1.70a3d8p-2f, 0x1.7ae148p-2f, 0x1.851eb8p-2f, 0x1.8f5c28p-2f,
+    0x1.99999ap-2f, 0x1.a3d70ap-2f, 0x1.ae147ap-2f, 0x1.b851eap-2f, 0x1.c28f5cp-2f, 0x1.ccccccp-2f,
+    0x1.d70a3cp-2f, 0x1.e147acp-2f, 0x1.eb851ep-2f, 0x1.f5c28ep-2f, 0x1.000000p-1f, 0x1.051eb8p-1f,
+    0x1.0a3d70p-1f, 0x1.0f5c28p-1f, 0x1.147ae2p-1f, 0x1.19999ap-1f, 0x1.1eb852p-1f, 0x1.23d70ap-1f,
+    0x1.28f5c2p-1f, 0x1.2e147ap-1f, 0x1.333332p-1f, 0x1.3851eap-1f, 0x1.3d70a4p-1f, 0x1.428f5cp-1f,
+    0x1.47ae14p-1f, 0x1.4cccccp-1f, 0x1.51eb84p-1f, 0x1.570a3cp-1f, 0x1.5c28f4p-1f, 0x1.6147acp-1f,
+    0x1.666666p-1f, 0x1.6b851ep-1f, 0x1.70a3d6p-1f, 0x1.75c28ep-1f, 0x1.7ae148p-1f, 0x1.800000p-1f,
+    0x1.851eb8p-1f, 0x1.8a3d70p-1f, 0x1.8f5c2ap-1f, 0x1.947ae2p-1f, 0x1.99999ap-1f, 0x1.9eb852p-1f,
+    0x1.a3d70ap-1f, 0x1.a8f5c2p-1f, 0x1.ae147ap-1f, 0x1.b33332p-1f, 0x1.b851ecp-1f, 0x1.bd70a4p-1f,
+    0x1.c28f5cp-1f, 0x1.c7ae14p-1f, 0x1.ccccccp-1f,
+};
+
+std::vector<double> numpy_quantiles(std::vector<float> a, const float* q, size_t nq) {
+  std::vector<double> out(nq, 0.0);
+  const int64_t n = static_cast<int64_t>(a.size());
+  if (n == 0) return out;
+  std::sort(a.begin(), a.end());
+  const float last = static_cast<float>(n - 1);   // exact for n < 2^24
+  for (size_t i = 0; i < nq; ++i) {
+    const float v = last * q[i];                   // numpy: (n-1) * float32 q stays fp32
+    if (static_cast<double>(v) >= static_cast<double>(n - 1)) {
+      out[i] = a[n - 1];
+      continue;
+    }
+    const int64_t prev = static_cast<int64_t>(std::floor(v));
+    const double gamma = static_cast<double>(v) - static_cast<double>(prev);
+    const float lo = a[prev], hi = a[prev + 1];
+    const float diff = hi - lo;                    // fp32 subtract, then fp64 lerp
+    out[i] = gamma >= 0.5 ? static_cast<double>(hi) - static_cast<double>(diff) * (1.0 - gamma)
+                          : static_cast<double>(lo) + static_cast<double>(diff) * gamma;
+  }
+  return out;
+}
+
+namespace {
+// The sum over rows (fixed order, fp64) of per-row fp32 sums.
+double sum_rows(const Tensor& per_row) {
+  Tensor r = per_row.contiguous();
+  const float* p = r.data_ptr<float>();
+  double s = 0;
+  for (int64_t i = 0; i < r.numel(); ++i) s += p[i];
+  return s;
+}
+double sum_sq(const Tensor& E) { return sum_rows((E * E).sum(1)); }
+
+std::vector<float> to_vector(const Tensor& t) {
+  Tensor c = t.contiguous().flatten();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+// The reference's error_N = 2048 * 4096 * 128: a constant scale of the split-1 error.
+constexpr double kErrorN = 2048.0 * 4096.0 * 128.0;
+// Split-1 residuals are batched through one product with S; this bounds that batch (elements).
+constexpr int64_t kBatchElems = int64_t{1} << 25;
+
+// err(i) for i < n. Candidates run in parallel, each single-threaded inside (ATen ops within a
+// parallel region run serially), so every error is the same on any thread count.
+template <class Fn>
+std::vector<double> candidate_errors(int64_t n, Fn err) {
+  std::vector<double> e(n);
+  at::parallel_for(0, n, 1, [&](int64_t b, int64_t end) {
+    for (int64_t i = b; i < end; ++i) e[i] = err(i);
+  });
+  return e;
+}
+
+// The first strict minimum (the reference's `if err < best`); -1 when no error is below inf.
+int first_min(const std::vector<double>& e) {
+  double best = std::numeric_limits<double>::infinity();
+  int idx = -1;
+  for (size_t i = 0; i < e.size(); ++i)
+    if (e[i] < best) {
+      best = e[i];
+      idx = static_cast<int>(i);
+    }
+  return idx;
+}
+
+// The reference compares fp32 data with a 0-dim fp64 tensor: the split is rounded to fp32.
+Tensor at_least(const Tensor& values, const Tensor& region, double split) {
+  return region & (values >= static_cast<float>(split));
+}
+Tensor below(const Tensor& values, const Tensor& region, double split) {
+  return region & (values < static_cast<float>(split));
+}
+
+struct Split {
+  std::vector<double> candidates, errors;
+  int index = 0;
+  Tensor hi, lo;
+};
+// Keeps the first strict minimum; with no finite error, candidate 0 (the reference's fallback).
+void choose(Split& s, const Tensor& values, const Tensor& region) {
+  s.index = std::max(first_min(s.errors), 0);
+  s.hi = at_least(values, region, s.candidates.at(s.index));
+  s.lo = below(values, region, s.candidates.at(s.index));
+}
+}  // namespace
+
+BlockMasks search_masks(const Tensor& W_blk, const Tensor& U_blk, const Tensor& S,
+                        const MaskSearchOptions& opt, MaskSearchTrace* trace) {
+  const int64_t oc = W_blk.size(0), w = W_blk.size(1);
+  TWLA_ASSERT(U_blk.size(0) == w && S.size(0) == w, describe(U_blk), describe(S));
+  // Saliency on the diagonal of the upper Cholesky factor of H^-1 (BiLLM's "hessian" metric).
+  Tensor d = at::diag(U_blk).reshape({1, -1});
+  Tensor target = W_blk.pow(2) / d.pow(2);                  // [oc, w]
+  Tensor col_score = at::abs(target).sum(0);                // [w]
+  const double numel = static_cast<double>(oc * w);
+
+  int64_t up_lim = opt.max_salient;
+  if (w < up_lim) {
+    TWLA_CHECK(!opt.compat_reference, "E2M-ATQ (compat: reference): a block of ", w,
+               " columns is narrower than the salient search limit ", up_lim,
+               "; the reference crashes here (topk out of range). Use compat off, which caps "
+               "the search to the block width");
+    up_lim = w;
+  }
+  // Columns by decreasing score; ties keep the lower index. rank[c] = position of column c.
+  std::vector<int64_t> ranked(w);
+  std::iota(ranked.begin(), ranked.end(), 0);
+  {
+    Tensor cs = col_score.contiguous();
+    const float* p = cs.data_ptr<float>();
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+  }
+  Tensor rank = at::empty({w}, at::kLong);
+  for (int64_t i = 0; i < w; ++i) rank[ranked[i]] = i;
+  auto top_columns = [&](int64_t k) { return (rank < k).unsqueeze(0).expand({oc, w}); };
+
+  // 1. How many salient columns: order-2 greedy fits on both parts, least MSE.
+  std::vector<double> err_salient;
+  int64_t k = 0;
+  if (opt.salient_search) {
+    err_salient = candidate_errors(std::max<int64_t>(up_lim - 1, 0), [&](int64_t i) {
+      Tensor m3 = top_columns(i + 1);
+      Tensor q = greedy_fit(target, at::logical_not(m3), 2) + greedy_fit(target, m3, 2);
+      return sum_sq(target - q) / numel;
+    });
+    k = first_min(err_salient) + 1;   // the reference starts from 1 when nothing is below inf
+    if (k == 0) k = 1;
+  }
+  Tensor mask3 = top_columns(k).contiguous();
+  Tensor nonsal = at::logical_not(mask3);
+  Tensor group3 = alternating_fit(target, mask3, 2, opt.iters).value;
+
+  BlockMasks out;
+  Split split2, split1;
+  // 2. Salient entries: split by a quantile of the nonzero |target| there, least MSE.
+  if (opt.split_salient) {
+    Tensor bg = at::abs(target * mask3);
+    split2.candidates = numpy_quantiles(to_vector(bg.masked_select(bg.ne(0))), kQuantileQ, 81);
+    split2.errors = candidate_errors(81, [&](int64_t i) {
+      Tensor hi = at_least(bg, mask3, split2.candidates[i]), lo = below(bg, mask3, split2.candidates[i]);
+      Tensor q = greedy_fit(target, lo, 2) + greedy_fit(target, hi, 2);
+      return sum_sq(target - q) / numel;
+    });
+    choose(split2, bg, mask3);
+    out.masks = {split2.hi, split2.lo};
+    out.orders = {opt.salient_order, opt.salient_order};
+  } else {
+    out.masks = {mask3};
+    out.orders = {opt.salient_order};
+  }
+  // 3. Non-salient entries: split by a quantile of |target| over the whole block (the zeros of
+  // the salient columns included, as the reference does), least tr(E S E^T) with the salient
+  // region represented by its single alternating fit. Residuals are built in parallel, then
+  // pushed through S in batches: one GEMM per batch instead of per-row [w, w] temporaries.
+  {
+    Tensor bg = at::abs(target * nonsal);
+    Tensor Sf = S.to(at::kFloat);
+    split1.candidates = numpy_quantiles(to_vector(bg), kQuantileQ, 81);
+    split1.errors.assign(81, 0.0);
+    const int64_t batch = std::clamp<int64_t>(kBatchElems / std::max<int64_t>(oc * w, 1), 1, 81);
+    for (int64_t c0 = 0; c0 < 81; c0 += batch) {
+      const int64_t nc = std::min<int64_t>(batch, 81 - c0);
+      Tensor E = at::empty({nc, oc, w}, at::kFloat);
+      at::parallel_for(0, nc, 1, [&](int64_t b, int64_t end) {
+        for (int64_t i = b; i < end; ++i) {
+          const double s = split1.candidates[c0 + i];
+          Tensor q = (greedy_fit(target, below(bg, nonsal, s), 1) +
+                      greedy_fit(target, at_least(bg, nonsal, s), 1)) + group3;
+          E[i].copy_(target - q);
+        }
+      });
+      Tensor r = (at::matmul(E.view({nc * oc, w}), Sf).view({nc, oc, w}) * E).sum(2);   // [nc, oc]
+      for (int64_t i = 0; i < nc; ++i) split1.errors[c0 + i] = sum_rows(r[i]) / kErrorN;
+    }
+    choose(split1, bg, nonsal);
+    out.masks.push_back(split1.hi);
+    out.masks.push_back(split1.lo);
+    out.orders.push_back(1);
+    out.orders.push_back(1);
+  }
+  if (trace) {
+    trace->target = target;
+    trace->col_score = col_score;
+    trace->ranked_cols.assign(ranked.begin(), ranked.begin() + std::min<int64_t>(up_lim, w));
+    trace->err_salient = err_salient;
+    trace->n_salient = static_cast<int>(k);
+    trace->split2_candidates = split2.candidates;
+    trace->err_split2 = split2.errors;
+    trace->split2_index = opt.split_salient ? split2.index : -1;
+    trace->split1_candidates = split1.candidates;
+    trace->err_split1 = split1.errors;
+    trace->split1_index = split1.index;
+  }
+  return out;
+}
+
+}  // namespace twla::e2m

@@ -1,0 +1,224 @@
+// quantizers/gptq.cpp: see gptq.h. fp32 throughout, in the reference's op order: the in-block
+// rank-1 updates are exact fp32 products and differences (rows are independent, so the loop runs
+// row by row in parallel without changing a bit), the lazy update is one BLAS product per block.
+#include "quantizers/gptq.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "quantizers/e2m_atq.h"
+#include "quantizers/hessian.h"
+
+namespace twla {
+
+namespace {
+struct Grid {
+  Tensor scale, zero;   // [oc] fp32
+};
+
+// quant.py Quantizer.find_params(x, weight=True) with perchannel=True, mse=False.
+Grid find_params(const Tensor& x, int64_t maxq, bool sym, bool trits) {
+  Tensor tmp = at::zeros({x.size(0)}, at::kFloat);
+  Tensor xmin = at::minimum(std::get<0>(x.min(1)), tmp);
+  Tensor xmax = at::maximum(std::get<0>(x.max(1)), tmp);
+  if (sym) {
+    xmax = at::maximum(at::abs(xmin), xmax);
+    xmin = at::where(xmin < 0, -xmax, xmin);
+  }
+  Tensor both0 = (xmin == 0).logical_and(xmax == 0);
+  xmin = at::where(both0, at::full_like(xmin, -1), xmin);
+  xmax = at::where(both0, at::full_like(xmax, 1), xmax);
+  Grid g;
+  if (trits) {
+    g.scale = xmax;
+    g.zero = xmin;
+  } else {
+    g.scale = (xmax - xmin) / static_cast<double>(maxq);
+    g.zero = sym ? at::full_like(g.scale, static_cast<double>(maxq + 1) / 2)
+                 : at::round(-xmin / g.scale);
+  }
+  g.scale = g.scale.contiguous();
+  g.zero = g.zero.contiguous();
+  return g;
+}
+
+// quant.py quantize() for one element; returns q and writes the integer code.
+inline float quantize_one(float x, float scale, float zero, float maxq, bool trits, int64_t& code) {
+  if (trits) {
+    const bool hi = x > scale / 2, lo = x < zero / 2;
+    code = hi ? 1 : (lo ? -1 : 0);
+    return static_cast<float>(hi) * scale + static_cast<float>(lo) * zero;
+  }
+  float q = std::nearbyint(x / scale) + zero;   // torch.round: half to even
+  q = std::min(std::max(q, 0.f), maxq);
+  code = static_cast<int64_t>(q);
+  return scale * (q - zero);
+}
+
+void check_config(const GptqConfig& c) {
+  TWLA_CHECK(c.ternary || (c.bits >= 2 && c.bits <= 8), "gptq.bits=", c.bits,
+             " is out of range; use 2..8 or ternary: true");
+  TWLA_CHECK(c.group_size == -1 || c.group_size > 0, "gptq.group_size=", c.group_size,
+             " must be -1 (whole row) or positive");
+  TWLA_CHECK(c.blocksize > 0, "gptq.blocksize=", c.blocksize, " must be positive (default 128)");
+  TWLA_CHECK(c.percdamp >= 0, "gptq.percdamp=", c.percdamp, " must be >= 0 (default 0.01)");
+}
+}  // namespace
+
+GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqConfig& cfg,
+                         const std::string& layer, bool keep_trace) {
+  check_config(cfg);
+  TWLA_CHECK(W_orig.dim() == 2, "gptq: weight of layer '", layer, "' has shape ", describe(W_orig),
+             ", expected [oc, ic]");
+  const int64_t oc = W_orig.size(0), ic = W_orig.size(1);
+  check_shape(H_orig, {ic, ic}, "H of layer '" + layer + "'");
+  check_finite(W_orig, "weight", layer);
+  check_finite(H_orig, "H", layer);
+  const bool trits = cfg.ternary;
+  const int64_t maxq = trits ? -1 : (int64_t{1} << cfg.bits) - 1;
+  const int64_t gs = cfg.group_size > 0 ? std::min<int64_t>(cfg.group_size, ic) : -1;
+  const bool statik = cfg.static_groups && gs > 0;
+
+  GptqOutput out;
+  Tensor W = W_orig.to(at::kFloat).clone();
+  Tensor H = H_orig.to(at::kFloat).clone();
+  // Per-row grid from the raw W, before the dead-column fix (as fasterquant does).
+  Grid row_grid = find_params(W, maxq, cfg.sym, trits);
+  out.dead = fix_dead_columns(H, W);
+
+  const int64_t G = gs > 0 ? (ic + gs - 1) / gs : 1;
+  std::vector<Grid> grids(G);
+  if (gs <= 0) grids[0] = row_grid;
+  if (statik)
+    for (int64_t g = 0; g < G; ++g)
+      grids[g] = find_params(W.narrow(1, g * gs, std::min(gs, ic - g * gs)), maxq, cfg.sym, trits);
+
+  Tensor perm = at::arange(ic, at::kLong);
+  if (cfg.act_order) {
+    perm = at::argsort(at::diag(H), /*dim=*/0, /*descending=*/true);
+    W = W.index_select(1, perm);
+    H = H.index_select(0, perm).index_select(1, perm);
+  }
+  const int64_t* pperm = perm.data_ptr<int64_t>();
+  out.damp = damp_hessian(H, cfg.percdamp);
+  if (keep_trace) out.H_damped = H.clone();
+  Tensor U = inverse_cholesky_upper(H, layer, cfg.percdamp);
+
+  // group of processing position k
+  std::vector<int64_t> group_of(ic, 0);
+  for (int64_t k = 0; k < ic; ++k)
+    group_of[k] = gs <= 0 ? 0 : (statik ? pperm[k] / gs : k / gs);
+
+  Tensor Q = at::zeros_like(W), codes = at::zeros({oc, ic}, at::kLong);
+  Tensor Losses = at::zeros_like(W), W_fed = keep_trace ? at::zeros_like(W) : Tensor();
+  const float fmaxq = static_cast<float>(maxq);
+  for (int64_t i1 = 0; i1 < ic; i1 += cfg.blocksize) {
+    const int64_t i2 = std::min(i1 + cfg.blocksize, ic), count = i2 - i1;
+    // Dynamic groups are fitted when their first column is reached, on W as of the block start
+    // (the whole-W slice: earlier blocks' feedback, not this block's).
+    if (gs > 0 && !statik)
+      for (int64_t k = i1; k < i2; ++k)
+        if (k % gs == 0) grids[k / gs] = find_params(W.narrow(1, k, std::min(gs, ic - k)), maxq, cfg.sym, trits);
+    Tensor W1 = W.narrow(1, i1, count).contiguous().clone();
+    Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count).contiguous();
+    Tensor Q1 = at::empty_like(W1), L1 = at::empty_like(W1), E1 = at::empty_like(W1);
+    Tensor C1 = at::empty({oc, count}, at::kLong);
+    Tensor F1 = keep_trace ? at::empty_like(W1) : Tensor();
+    std::vector<const float*> sc(count), zr(count);
+    for (int64_t i = 0; i < count; ++i) {
+      sc[i] = grids[group_of[i1 + i]].scale.data_ptr<float>();
+      zr[i] = grids[group_of[i1 + i]].zero.data_ptr<float>();
+    }
+    float* pw = W1.data_ptr<float>();
+    const float* pu = U1.data_ptr<float>();
+    float *pq = Q1.data_ptr<float>(), *pl = L1.data_ptr<float>(), *pe = E1.data_ptr<float>();
+    float* pf = keep_trace ? F1.data_ptr<float>() : nullptr;
+    int64_t* pc = C1.data_ptr<int64_t>();
+    at::parallel_for(0, oc, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float* wr = pw + r * count;
+        for (int64_t i = 0; i < count; ++i) {
+          const float w = wr[i], d = pu[i * count + i];
+          if (pf) pf[r * count + i] = w;
+          const float q = quantize_one(w, sc[i][r], zr[i][r], fmaxq, trits, pc[r * count + i]);
+          pq[r * count + i] = q;
+          pl[r * count + i] = ((w - q) * (w - q)) / (d * d) / 2;
+          const float e = (w - q) / d;
+          pe[r * count + i] = e;
+          const float* ui = pu + i * count;
+          for (int64_t j = i; j < count; ++j) wr[j] -= e * ui[j];
+        }
+      }
+    });
+    Q.narrow(1, i1, count).copy_(Q1);
+    codes.narrow(1, i1, count).copy_(C1);
+    Losses.narrow(1, i1, count).copy_(L1);
+    if (keep_trace) W_fed.narrow(1, i1, count).copy_(F1);
+    if (i2 < ic) W.narrow(1, i2, ic - i2).sub_(at::matmul(E1, U.narrow(0, i1, count).narrow(1, i2, ic - i2)));
+  }
+  {
+    Tensor rows = Losses.sum(1).to(at::kDouble).contiguous();
+    const double* p = rows.data_ptr<double>();
+    for (int64_t r = 0; r < oc; ++r) out.error += p[r];
+  }
+  Tensor invperm = at::argsort(perm);
+  out.Q = Q.index_select(1, invperm);
+  out.codes = codes.index_select(1, invperm);
+  out.perm = perm;
+  out.g_idx = at::empty({ic}, at::kLong);
+  int64_t* pg = out.g_idx.data_ptr<int64_t>();
+  for (int64_t k = 0; k < ic; ++k) pg[pperm[k]] = group_of[k];
+  std::vector<Tensor> sc, zr;
+  for (const auto& g : grids) {
+    sc.push_back(g.scale);
+    zr.push_back(g.zero);
+  }
+  out.scale = at::stack(sc, 1);
+  out.zero = at::stack(zr, 1);
+  if (keep_trace) {
+    out.Hinv = U;
+    out.W_fed = W_fed;
+    out.Losses = Losses;
+  }
+  return out;
+}
+
+PackedWeight gptq_pack(const GptqOutput& o, const GptqConfig& cfg) {
+  const int64_t oc = o.Q.size(0), ic = o.Q.size(1), G = o.scale.size(1);
+  const int64_t gs = cfg.group_size > 0 ? std::min<int64_t>(cfg.group_size, ic) : ic;
+  // Contiguous groups: original column c is in group c / gs (or 0 per row).
+  const bool contiguous =
+      G == 1 || at::equal(o.g_idx, at::arange(ic, at::kLong).div(gs, "floor"));
+  Tensor scale = contiguous ? o.scale : o.scale.index_select(1, o.g_idx);
+  Tensor zero = contiguous ? o.zero : o.zero.index_select(1, o.g_idx);
+  const int64_t stored_gs = contiguous ? (G == 1 ? -1 : gs) : 1;
+  // Honest storage: codes, fp16 params per row and group, an int32 g_idx when not contiguous.
+  const double gidx_bits = contiguous ? 0.0 : 32.0 / static_cast<double>(oc);
+  PackedWeight p;
+  p.shape = {oc, ic};
+  if (!cfg.ternary) {
+    p.format = "uniform";
+    p.parts = {{"codes", o.codes.to(at::kByte)}, {"scale", scale}, {"zero", zero}};
+    p.attrs = {{"group_size", stored_gs}};
+    // zero is an integer in [0, 2^bits - 1]: `bits` bits; scale fp16.
+    p.bits_per_weight = cfg.bits + static_cast<double>(G) * (16.0 + cfg.bits) / ic + gidx_bits;
+  } else {
+    // One order-2 group per block: 0 + max * [code == 1] + min * [code == -1].
+    const int64_t bs = contiguous ? (G == 1 ? ic : gs) : 1;
+    const int64_t nb = (ic + bs - 1) / bs;
+    p.format = "e2m";
+    p.parts = {{"group", at::zeros({oc, ic}, at::kByte)},
+               {"t0", o.codes.eq(1).to(at::kChar)},
+               {"t1", o.codes.eq(-1).to(at::kChar)},
+               {"mu", at::zeros({oc, nb, 1}, at::kFloat)},
+               {"alpha0", scale.reshape({oc, nb, 1}).contiguous()},
+               {"alpha1", zero.reshape({oc, nb, 1}).contiguous()}};
+    p.attrs = {{"block_size", bs}, {"groups", 1}};
+    p.bits_per_weight = 8.0 / 5.0 + static_cast<double>(G) * 32.0 / ic + gidx_bits;
+  }
+  return p;
+}
+
+}  // namespace twla

@@ -1,0 +1,109 @@
+// tests/quantizers/test_hessian.cpp: H and S accumulation against the golden add_batch traces
+// (both references), the compat-only renormalisation, and the H-preparation errors.
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "quantizers/hessian.h"
+#include "tests/catch.h"
+#include "tests/support/golden.h"
+
+using namespace twla;
+
+namespace {
+double rel_to_max(const Tensor& a, const Tensor& b) {   // max |a-b| / max |b|
+  double m = max_abs(b);
+  return max_abs_diff(a, b) / (m > 0 ? m : 1.0);
+}
+}  // namespace
+
+TEST_CASE("hessian golden: TWLA add_batch, with the compat renormalisation", "[hessian][e2m]") {
+  for (const char* name : {"e2m_atq_full_32x256", "e2m_atq_full_16x192_dead_partial",
+                           "e2m_atq_ternary_rtn_32x256"}) {
+    CAPTURE(name);
+    auto g = test::load_golden(name);
+    Tensor X = g.f32("X");   // [B, T, ic], one add_batch call per sequence
+    auto flags = g.meta["scalars"]["add_batch_normalized"];
+    HessianAccumulator acc;
+    double worst = 0;
+    for (int64_t j = 0; j < X.size(0); ++j) {
+      hessian_add_batch(acc, X[j], /*compat_reference=*/true);
+      Tensor ref = g.f32("H_after_batch" + std::to_string(j));
+      double r = rel_to_max(acc.H, ref);
+      worst = std::max(worst, r);
+      CHECK(r <= 1e-5);
+      CHECK(acc.normalized.back() == flags[j].get<bool>());
+    }
+    CHECK(rel_to_max(acc.H, g.f32("H")) <= 1e-5);
+    std::printf("golden %s: H after each add_batch rel-to-max %.3g (tol 1e-5)\n", name, worst);
+
+    // S per 128-column block.
+    std::vector<Tensor> seqs;
+    for (int64_t j = 0; j < X.size(0); ++j) seqs.push_back(X[j]);
+    auto S = s_blocks_from_sequences(seqs, 128);
+    double ws = 0;
+    for (size_t b = 0; b < S.size(); ++b) {
+      Tensor ref = g.f32("block" + std::to_string(b) + ".S");
+      double r = rel_to_max(S[b], ref);
+      ws = std::max(ws, r);
+      CHECK(r <= 1e-5);
+    }
+    std::printf("golden %s: S blocks rel-to-max %.3g (tol 1e-4)\n", name, ws);
+  }
+}
+
+TEST_CASE("hessian: default never renormalises; H = (2/N) sum x x^T", "[hessian][e2m]") {
+  auto g = test::load_golden("e2m_atq_full_16x192_dead_partial");
+  Tensor X = g.f32("X");
+  HessianAccumulator acc;
+  for (int64_t j = 0; j < X.size(0); ++j) hessian_add_batch(acc, X[j]);
+  for (bool b : acc.normalized) CHECK_FALSE(b);
+  CHECK(acc.n_seq == X.size(0));
+  CHECK(acc.n_tokens == X.size(0) * X.size(1));
+  Tensor Xf = X.reshape({-1, X.size(2)}).to(at::kDouble);
+  Tensor H = (Xf.t().matmul(Xf) * (2.0 / X.size(0))).to(at::kFloat);
+  CHECK(rel_to_max(acc.H, H) <= 1e-5);
+  // A [B, T, ic] batch counts B sequences.
+  HessianAccumulator acc2;
+  hessian_add_batch(acc2, X);
+  CHECK(acc2.n_seq == X.size(0));
+  CHECK(rel_to_max(acc2.H, H) <= 1e-5);
+}
+
+TEST_CASE("hessian golden: IST-DASLab GPTQ add_batch", "[hessian][gptq]") {
+  auto g = test::load_golden("gptq_4bit_g128_asym_32x256");
+  Tensor X = g.f32("X");   // [512, ic], 4 calls of [1, 128, ic]
+  HessianAccumulator acc;
+  for (int64_t j = 0; j < 4; ++j) hessian_add_batch(acc, X.narrow(0, j * 128, 128).unsqueeze(0));
+  CHECK(acc.n_seq == 4);
+  double r = rel_to_max(acc.H, g.f32("H"));
+  CHECK(r <= 1e-5);
+  std::printf("golden gptq H: rel-to-max %.3g (tol 1e-5)\n", r);
+}
+
+TEST_CASE("hessian: dead columns, damping, errors", "[hessian][gptq][e2m]") {
+  Tensor H = at::eye(4, at::kFloat) * 2;
+  H[1][1] = 0;
+  Tensor W = at::ones({3, 4}, at::kFloat);
+  auto dead = fix_dead_columns(H, W);
+  REQUIRE(dead == std::vector<int64_t>{1});
+  CHECK(H[1][1].item<float>() == 1.f);
+  CHECK(W.select(1, 1).abs().sum().item<float>() == 0.f);
+  double damp = damp_hessian(H, 0.1);
+  CHECK(damp == Approx(0.1 * 7.0 / 4.0));
+  Tensor U = inverse_cholesky_upper(H, "x", 0.1);
+  CHECK(max_abs_diff(U.t().matmul(U), at::inverse(H)) < 1e-6);
+
+  Tensor bad = -at::eye(4, at::kFloat);
+  try {
+    inverse_cholesky_upper(bad, "layers.0.q_proj", 0.1);
+    FAIL("expected an Error");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("layers.0.q_proj"));
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("not positive definite"));
+  }
+  Tensor nan = at::ones({2, 2}, at::kFloat);
+  nan[0][1] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_AS(check_finite(nan, "weight", "l"), Error);
+}
