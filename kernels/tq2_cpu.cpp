@@ -1,0 +1,243 @@
+// kernels/tq2_cpu.cpp: tq2 GEMV / small-batch GEMM on the CPU: AVX2 (chosen at run time) and a
+// portable scalar path, rows split over ThreadPool. Each 32-byte block of a row is decoded once
+// and used for a chunk of tokens (8 for integer activations, 4 for fp32).
+// Not here: the references (tq2_ref.cpp), packing (tq2_pack.cpp). Layout and math: tq2.h.
+//
+// Integer activations, per row o and group g (A = sum q u with u = t + 1, Q = sum q):
+//   sum_k (q - z) s w = s * (sum_g [alpha_g (A_g - Q_g) + mu_g Q_g] - z * wsum_o)
+// fp32 activations: y = sum_g alpha_g sum_k t x + mu_g sum_k x.
+#include <immintrin.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "kernels/thread_pool.h"
+#include "kernels/tq2.h"
+
+namespace twla::kernels {
+namespace {
+
+// ---- scalar ----------------------------------------------------------------------------------
+
+void rows_act_scalar(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, int64_t o1) {
+  const int64_t bpg = w.blocks_per_group(), G = w.n_groups;
+  for (int64_t o = o0; o < o1; ++o) {
+    const uint8_t* row = w.codes + o * w.row_bytes();
+    for (int b = 0; b < a.batch; ++b) {
+      const uint8_t* q = a.q.data() + b * a.ic_pad;
+      double out = 0;
+      for (int64_t g = 0; g < G; ++g) {
+        int64_t A = 0;
+        for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk)
+          for (int j = 0; j < 32; ++j) {
+            unsigned v = row[blk * 32 + j];
+            const uint8_t* qb = q + blk * kTq2Block + j;
+            A += qb[0] * (v & 3) + qb[32] * ((v >> 2) & 3) + qb[64] * ((v >> 4) & 3) + qb[96] * (v >> 6);
+          }
+        double al = w.alpha[o * G + g], mu = w.mu[o * G + g];
+        out += al * double(A - a.gsum[b * G + g]) + mu * a.gsum[b * G + g];
+      }
+      y[b * w.oc + o] = float(a.scale[b] * (out - double(a.zero[b]) * w.wsum[o]));
+    }
+  }
+}
+
+// x: [batch, ic_pad] zero-padded; xs: [batch, G] group sums of x.
+void rows_f32_scalar(const Tq2View& w, const float* x, const double* xs, int batch, float* y, int64_t o0, int64_t o1) {
+  const int64_t bpg = w.blocks_per_group(), G = w.n_groups;
+  for (int64_t o = o0; o < o1; ++o) {
+    const uint8_t* row = w.codes + o * w.row_bytes();
+    for (int b = 0; b < batch; ++b) {
+      const float* xb = x + b * w.ic_pad;
+      double out = 0;
+      for (int64_t g = 0; g < G; ++g) {
+        float s = 0;
+        for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk)
+          for (int j = 0; j < 32; ++j) {
+            int v = row[blk * 32 + j];
+            const float* xj = xb + blk * kTq2Block + j;
+            s += xj[0] * ((v & 3) - 1) + xj[32] * (((v >> 2) & 3) - 1) + xj[64] * (((v >> 4) & 3) - 1) +
+                 xj[96] * ((v >> 6) - 1);
+          }
+        out += double(w.alpha[o * G + g]) * s + double(w.mu[o * G + g]) * xs[b * G + g];
+      }
+      y[b * w.oc + o] = float(out);
+    }
+  }
+}
+
+// ---- AVX2 ------------------------------------------------------------------------------------
+
+#define TWLA_AVX2 __attribute__((target("avx2,fma")))
+
+TWLA_AVX2 inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+TWLA_AVX2 inline float hsum_f32(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// One row, tokens [b0, b0 + NB).
+template <int NB>
+TWLA_AVX2 void row_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t o, int b0) {
+  const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+  const int64_t bpg = w.blocks_per_group(), G = w.n_groups;
+  const uint8_t* row = w.codes + o * w.row_bytes();
+  const uint8_t* q[NB];
+  double out[NB];
+  for (int b = 0; b < NB; ++b) q[b] = a.q.data() + (b0 + b) * a.ic_pad, out[b] = 0;
+  for (int64_t g = 0; g < G; ++g) {
+    __m256i acc[NB];
+    for (int b = 0; b < NB; ++b) acc[b] = _mm256_setzero_si256();
+    for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 32));
+      __m256i u0 = _mm256_and_si256(v, m3), u1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+      __m256i u2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3), u3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+      for (int b = 0; b < NB; ++b) {
+        const __m256i* qb = reinterpret_cast<const __m256i*>(q[b] + blk * kTq2Block);
+        // q <= 255, u <= 2: each maddubs lane <= 1020, the sum of four <= 4080, no saturation.
+        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256(qb), u0),
+                                     _mm256_maddubs_epi16(_mm256_loadu_si256(qb + 1), u1));
+        p = _mm256_add_epi16(p, _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256(qb + 2), u2),
+                                                 _mm256_maddubs_epi16(_mm256_loadu_si256(qb + 3), u3)));
+        acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(p, ones));
+      }
+    }
+    double al = w.alpha[o * G + g], mu = w.mu[o * G + g];
+    for (int b = 0; b < NB; ++b) {
+      int32_t Q = a.gsum[(b0 + b) * G + g];
+      out[b] += al * double(hsum_i32(acc[b]) - Q) + mu * Q;
+    }
+  }
+  for (int b = 0; b < NB; ++b)
+    y[(b0 + b) * w.oc + o] = float(a.scale[b0 + b] * (out[b] - double(a.zero[b0 + b]) * w.wsum[o]));
+}
+
+template <int NB>
+TWLA_AVX2 void row_f32_avx2(const Tq2View& w, const float* x, const double* xs, float* y, int64_t o, int b0) {
+  constexpr int NA = NB == 1 ? 4 : 2;  // independent FMA chains per token, to hide FMA latency
+  const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  const int64_t bpg = w.blocks_per_group(), G = w.n_groups;
+  const uint8_t* row = w.codes + o * w.row_bytes();
+  double out[NB] = {};
+  for (int64_t g = 0; g < G; ++g) {
+    __m256 acc[NB][NA];
+    for (int b = 0; b < NB; ++b)
+      for (int i = 0; i < NA; ++i) acc[b][i] = _mm256_setzero_ps();
+    for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 32));
+      for (int s = 0; s < 4; ++s) {
+        __m256i t = _mm256_sub_epi8(_mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * s)), m3), one);
+        __m128i lo = _mm256_castsi256_si128(t), hi = _mm256_extracti128_si256(t, 1);
+        __m256 f[4] = {_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)),
+                       _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
+                       _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)),
+                       _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))};
+        for (int b = 0; b < NB; ++b) {
+          const float* xb = x + (b0 + b) * w.ic_pad + blk * kTq2Block + s * 32;
+          for (int i = 0; i < 4; ++i) {
+            __m256& ac = acc[b][NA == 4 ? (s + i) % 4 : i % 2];
+            ac = _mm256_fmadd_ps(f[i], _mm256_loadu_ps(xb + 8 * i), ac);
+          }
+        }
+      }
+    }
+    for (int b = 0; b < NB; ++b) {
+      __m256 s = acc[b][0];
+      for (int i = 1; i < NA; ++i) s = _mm256_add_ps(s, acc[b][i]);
+      out[b] += double(w.alpha[o * G + g]) * hsum_f32(s) + double(w.mu[o * G + g]) * xs[(b0 + b) * G + g];
+    }
+  }
+  for (int b = 0; b < NB; ++b) y[(b0 + b) * w.oc + o] = float(out[b]);
+}
+
+// Calls F<nb>(b0) for token chunks of at most MAXB.
+template <int MAXB, class F>
+void for_chunks(int batch, F&& f) {
+  for (int b0 = 0; b0 < batch; b0 += MAXB) {
+    int nb = batch - b0 < MAXB ? batch - b0 : MAXB;
+    f(nb, b0);
+  }
+}
+
+void rows_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, int64_t o1) {
+  for (int64_t o = o0; o < o1; ++o)
+    for_chunks<8>(a.batch, [&](int nb, int b0) {
+      switch (nb) {
+        case 1: return row_act_avx2<1>(w, a, y, o, b0);
+        case 2: return row_act_avx2<2>(w, a, y, o, b0);
+        case 3: return row_act_avx2<3>(w, a, y, o, b0);
+        case 4: return row_act_avx2<4>(w, a, y, o, b0);
+        case 5: return row_act_avx2<5>(w, a, y, o, b0);
+        case 6: return row_act_avx2<6>(w, a, y, o, b0);
+        case 7: return row_act_avx2<7>(w, a, y, o, b0);
+        default: return row_act_avx2<8>(w, a, y, o, b0);
+      }
+    });
+}
+
+void rows_f32_avx2(const Tq2View& w, const float* x, const double* xs, int batch, float* y, int64_t o0, int64_t o1) {
+  for (int64_t o = o0; o < o1; ++o)
+    for_chunks<4>(batch, [&](int nb, int b0) {
+      switch (nb) {
+        case 1: return row_f32_avx2<1>(w, x, xs, y, o, b0);
+        case 2: return row_f32_avx2<2>(w, x, xs, y, o, b0);
+        case 3: return row_f32_avx2<3>(w, x, xs, y, o, b0);
+        default: return row_f32_avx2<4>(w, x, xs, y, o, b0);
+      }
+    });
+}
+
+bool use_avx2(Tq2Path p) {
+  if (p == Tq2Path::kScalar) return false;
+  bool have = cpu_has_avx2();
+  if (p == Tq2Path::kAvx2 && !have) throw std::invalid_argument("tq2: path avx2 requested but this CPU lacks AVX2/FMA");
+  return have;
+}
+
+void check_threads(const Tq2Opts& o) {
+  if (o.threads < 1) throw std::invalid_argument("tq2: threads=" + std::to_string(o.threads) + " must be >= 1");
+}
+
+}  // namespace
+
+void tq2_gemm_act(const Tq2View& w, const Tq2Act& a, float* y, const Tq2Opts& opt) {
+  check_threads(opt);
+  if (a.ic != w.ic || a.ic_pad != w.ic_pad || a.n_groups != w.n_groups || a.batch < 1)
+    throw std::invalid_argument("tq2: activations prepared for ic=" + std::to_string(a.ic) + " G=" +
+                                std::to_string(a.n_groups) + " do not match weights ic=" + std::to_string(w.ic) +
+                                " G=" + std::to_string(w.n_groups) + "; prepare them with the same weights");
+  bool avx = use_avx2(opt.path);
+  parallel_rows(opt.threads, w.oc, 8, [&](int64_t o0, int64_t o1) {
+    avx ? rows_act_avx2(w, a, y, o0, o1) : rows_act_scalar(w, a, y, o0, o1);
+  });
+}
+
+void tq2_gemm_f32(const Tq2View& w, const float* x, int batch, float* y, const Tq2Opts& opt) {
+  check_threads(opt);
+  if (batch < 1) throw std::invalid_argument("tq2: batch=" + std::to_string(batch) + " must be >= 1");
+  bool avx = use_avx2(opt.path);
+  // Zero-padded copy (the pad's codes are t = 0, but 0 * garbage could be NaN) and group sums.
+  std::vector<float> xp(size_t(batch) * w.ic_pad, 0.f);
+  std::vector<double> xs(size_t(batch) * w.n_groups, 0.0);
+  for (int b = 0; b < batch; ++b)
+    for (int64_t k = 0; k < w.ic; ++k) {
+      float v = x[b * w.ic + k];
+      xp[b * w.ic_pad + k] = v;
+      xs[b * w.n_groups + k / w.group_size] += v;
+    }
+  parallel_rows(opt.threads, w.oc, 8, [&](int64_t o0, int64_t o1) {
+    avx ? rows_f32_avx2(w, xp.data(), xs.data(), batch, y, o0, o1)
+        : rows_f32_scalar(w, xp.data(), xs.data(), batch, y, o0, o1);
+  });
+}
+
+}  // namespace twla::kernels
