@@ -1,6 +1,7 @@
 // kernels/tq2_cpu.cpp: tq2 GEMV / small-batch GEMM on the CPU: AVX2 (chosen at run time) and a
 // portable scalar path, rows split over ThreadPool. Each 32-byte block of a row is decoded once
-// and used for a chunk of tokens (8 for integer activations, 4 for fp32).
+// and used for a chunk of tokens (8 for integer activations, 4 for fp32); K is chunked so the
+// chunk's activations stay in L1 while a tile of rows is swept.
 // Not here: the references (tq2_ref.cpp), packing (tq2_pack.cpp). Layout and math: tq2.h.
 //
 // Integer activations, per row o and group g (A = sum q u with u = t + 1, Q = sum q):
@@ -8,6 +9,7 @@
 // fp32 activations: y = sum_g alpha_g sum_k t x + mu_g sum_k x.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -85,22 +87,25 @@ TWLA_AVX2 inline float hsum_f32(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// One row, tokens [b0, b0 + NB).
+// The AVX2 kernels accumulate, for one row o and tokens [b0, b0 + NB), alpha_g * (partial dot)
+// over blocks [k0, k1) into out[b]; the terms that need whole groups (mu_g, Q_g, zero points) are
+// added by the finisher. This linearity lets the driver split K so the tokens' activations of one
+// K chunk stay in L1 while a tile of rows is swept (a 16384-wide fp32 row of x is 64 KiB).
 template <int NB>
-TWLA_AVX2 void row_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t o, int b0) {
+TWLA_AVX2 void row_act_avx2(const Tq2View& w, const Tq2Act& a, int64_t o, int b0, int64_t k0, int64_t k1, double* out) {
   const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-  const int64_t bpg = w.blocks_per_group(), G = w.n_groups;
+  const int64_t bpg = w.blocks_per_group();
   const uint8_t* row = w.codes + o * w.row_bytes();
   const uint8_t* q[NB];
-  double out[NB];
-  for (int b = 0; b < NB; ++b) q[b] = a.q.data() + (b0 + b) * a.ic_pad, out[b] = 0;
-  for (int64_t g = 0; g < G; ++g) {
+  for (int b = 0; b < NB; ++b) q[b] = a.q.data() + (b0 + b) * a.ic_pad;
+  for (int64_t g = k0 / bpg; g * bpg < k1; ++g) {
     __m256i acc[NB];
     for (int b = 0; b < NB; ++b) acc[b] = _mm256_setzero_si256();
-    for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk) {
+    for (int64_t blk = std::max(k0, g * bpg); blk < std::min(k1, (g + 1) * bpg); ++blk) {
       __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 32));
       __m256i u0 = _mm256_and_si256(v, m3), u1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
       __m256i u2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3), u3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+#pragma GCC unroll 8
       for (int b = 0; b < NB; ++b) {
         const __m256i* qb = reinterpret_cast<const __m256i*>(q[b] + blk * kTq2Block);
         // q <= 255, u <= 2: each maddubs lane <= 1020, the sum of four <= 4080, no saturation.
@@ -111,38 +116,35 @@ TWLA_AVX2 void row_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t
         acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(p, ones));
       }
     }
-    double al = w.alpha[o * G + g], mu = w.mu[o * G + g];
-    for (int b = 0; b < NB; ++b) {
-      int32_t Q = a.gsum[(b0 + b) * G + g];
-      out[b] += al * double(hsum_i32(acc[b]) - Q) + mu * Q;
-    }
+    double al = w.alpha[o * w.n_groups + g];
+    for (int b = 0; b < NB; ++b) out[b] += al * hsum_i32(acc[b]);  // alpha * sum q u
   }
-  for (int b = 0; b < NB; ++b)
-    y[(b0 + b) * w.oc + o] = float(a.scale[b0 + b] * (out[b] - double(a.zero[b0 + b]) * w.wsum[o]));
 }
 
 template <int NB>
-TWLA_AVX2 void row_f32_avx2(const Tq2View& w, const float* x, const double* xs, float* y, int64_t o, int b0) {
+TWLA_AVX2 void row_f32_avx2(const Tq2View& w, const float* x, int64_t o, int b0, int64_t k0, int64_t k1, double* out) {
   constexpr int NA = NB == 1 ? 4 : 2;  // independent FMA chains per token, to hide FMA latency
   const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-  const int64_t bpg = w.blocks_per_group(), G = w.n_groups;
+  const int64_t bpg = w.blocks_per_group();
   const uint8_t* row = w.codes + o * w.row_bytes();
-  double out[NB] = {};
-  for (int64_t g = 0; g < G; ++g) {
+  for (int64_t g = k0 / bpg; g * bpg < k1; ++g) {
     __m256 acc[NB][NA];
     for (int b = 0; b < NB; ++b)
       for (int i = 0; i < NA; ++i) acc[b][i] = _mm256_setzero_ps();
-    for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk) {
+    for (int64_t blk = std::max(k0, g * bpg); blk < std::min(k1, (g + 1) * bpg); ++blk) {
       __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 32));
+#pragma GCC unroll 4
       for (int s = 0; s < 4; ++s) {
-        __m256i t = _mm256_sub_epi8(_mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * s)), m3), one);
+        __m256i t = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 2 * s), m3), one);
         __m128i lo = _mm256_castsi256_si128(t), hi = _mm256_extracti128_si256(t, 1);
         __m256 f[4] = {_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)),
                        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
                        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)),
                        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))};
+#pragma GCC unroll 4
         for (int b = 0; b < NB; ++b) {
           const float* xb = x + (b0 + b) * w.ic_pad + blk * kTq2Block + s * 32;
+#pragma GCC unroll 4
           for (int i = 0; i < 4; ++i) {
             __m256& ac = acc[b][NA == 4 ? (s + i) % 4 : i % 2];
             ac = _mm256_fmadd_ps(f[i], _mm256_loadu_ps(xb + 8 * i), ac);
@@ -150,50 +152,72 @@ TWLA_AVX2 void row_f32_avx2(const Tq2View& w, const float* x, const double* xs, 
         }
       }
     }
+    double al = w.alpha[o * w.n_groups + g];
     for (int b = 0; b < NB; ++b) {
       __m256 s = acc[b][0];
       for (int i = 1; i < NA; ++i) s = _mm256_add_ps(s, acc[b][i]);
-      out[b] += double(w.alpha[o * G + g]) * hsum_f32(s) + double(w.mu[o * G + g]) * xs[(b0 + b) * G + g];
+      out[b] += al * hsum_f32(s);  // alpha * sum t x
     }
   }
-  for (int b = 0; b < NB; ++b) y[(b0 + b) * w.oc + o] = float(out[b]);
 }
 
-// Calls F<nb>(b0) for token chunks of at most MAXB.
-template <int MAXB, class F>
-void for_chunks(int batch, F&& f) {
-  for (int b0 = 0; b0 < batch; b0 += MAXB) {
-    int nb = batch - b0 < MAXB ? batch - b0 : MAXB;
-    f(nb, b0);
+// Rows [o0, o1) in tiles of kTile rows; per tile, tokens in chunks of at most MAXB; per token
+// chunk, K in chunks whose activations fit in ~24 KiB of L1. row(nb, o, b0, k0, k1, out) adds into
+// out[nb]; finish(o, b, partial) writes y.
+constexpr int64_t kTile = 32;
+template <int MAXB, class RowFn, class Finish>
+void drive(const Tq2View& w, int batch, int xbytes, int64_t o0, int64_t o1, RowFn&& row, Finish&& finish) {
+  const int64_t nblk = w.ic_pad / kTq2Block;
+  std::vector<double> out(kTile * batch);
+  for (int64_t t0 = o0; t0 < o1; t0 += kTile) {
+    const int64_t t1 = std::min(o1, t0 + kTile);
+    std::fill(out.begin(), out.end(), 0.0);
+    for (int b0 = 0; b0 < batch; b0 += MAXB) {
+      const int nb = std::min(MAXB, batch - b0);
+      const int64_t kc = std::max<int64_t>(1, (24 << 10) / (int64_t(nb) * kTq2Block * xbytes));
+      for (int64_t k0 = 0; k0 < nblk; k0 += kc)
+        for (int64_t o = t0; o < t1; ++o) row(nb, o, b0, k0, std::min(nblk, k0 + kc), &out[(o - t0) * batch + b0]);
+    }
+    for (int64_t o = t0; o < t1; ++o)
+      for (int b = 0; b < batch; ++b) finish(o, b, out[(o - t0) * batch + b]);
   }
 }
 
 void rows_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, int64_t o1) {
-  for (int64_t o = o0; o < o1; ++o)
-    for_chunks<8>(a.batch, [&](int nb, int b0) {
-      switch (nb) {
-        case 1: return row_act_avx2<1>(w, a, y, o, b0);
-        case 2: return row_act_avx2<2>(w, a, y, o, b0);
-        case 3: return row_act_avx2<3>(w, a, y, o, b0);
-        case 4: return row_act_avx2<4>(w, a, y, o, b0);
-        case 5: return row_act_avx2<5>(w, a, y, o, b0);
-        case 6: return row_act_avx2<6>(w, a, y, o, b0);
-        case 7: return row_act_avx2<7>(w, a, y, o, b0);
-        default: return row_act_avx2<8>(w, a, y, o, b0);
-      }
-    });
+  auto row = [&](int nb, int64_t o, int b0, int64_t k0, int64_t k1, double* out) {
+    switch (nb) {
+      case 1: return row_act_avx2<1>(w, a, o, b0, k0, k1, out);
+      case 2: return row_act_avx2<2>(w, a, o, b0, k0, k1, out);
+      case 3: return row_act_avx2<3>(w, a, o, b0, k0, k1, out);
+      case 4: return row_act_avx2<4>(w, a, o, b0, k0, k1, out);
+      case 5: return row_act_avx2<5>(w, a, o, b0, k0, k1, out);
+      case 6: return row_act_avx2<6>(w, a, o, b0, k0, k1, out);
+      case 7: return row_act_avx2<7>(w, a, o, b0, k0, k1, out);
+      default: return row_act_avx2<8>(w, a, o, b0, k0, k1, out);
+    }
+  };
+  const int64_t G = w.n_groups;
+  drive<8>(w, a.batch, 1, o0, o1, row, [&](int64_t o, int b, double part) {
+    for (int64_t g = 0; g < G; ++g)  // sum q t = sum q u - Q
+      part += (double(w.mu[o * G + g]) - w.alpha[o * G + g]) * a.gsum[b * G + g];
+    y[b * w.oc + o] = float(a.scale[b] * (part - double(a.zero[b]) * w.wsum[o]));
+  });
 }
 
 void rows_f32_avx2(const Tq2View& w, const float* x, const double* xs, int batch, float* y, int64_t o0, int64_t o1) {
-  for (int64_t o = o0; o < o1; ++o)
-    for_chunks<4>(batch, [&](int nb, int b0) {
-      switch (nb) {
-        case 1: return row_f32_avx2<1>(w, x, xs, y, o, b0);
-        case 2: return row_f32_avx2<2>(w, x, xs, y, o, b0);
-        case 3: return row_f32_avx2<3>(w, x, xs, y, o, b0);
-        default: return row_f32_avx2<4>(w, x, xs, y, o, b0);
-      }
-    });
+  auto row = [&](int nb, int64_t o, int b0, int64_t k0, int64_t k1, double* out) {
+    switch (nb) {
+      case 1: return row_f32_avx2<1>(w, x, o, b0, k0, k1, out);
+      case 2: return row_f32_avx2<2>(w, x, o, b0, k0, k1, out);
+      case 3: return row_f32_avx2<3>(w, x, o, b0, k0, k1, out);
+      default: return row_f32_avx2<4>(w, x, o, b0, k0, k1, out);
+    }
+  };
+  const int64_t G = w.n_groups;
+  drive<4>(w, batch, 4, o0, o1, row, [&](int64_t o, int b, double part) {
+    for (int64_t g = 0; g < G; ++g) part += double(w.mu[o * G + g]) * xs[b * G + g];
+    y[b * w.oc + o] = float(part);
+  });
 }
 
 bool use_avx2(Tq2Path p) {

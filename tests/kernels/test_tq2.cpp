@@ -77,7 +77,9 @@ std::vector<Tq2Path> paths() {
 struct Shape {
   int64_t oc, ic, gs;
 };
-const Shape kShapes[] = {{1, 1, -1}, {3, 100, -1}, {17, 128, -1}, {9, 257, -1}, {33, 384, 128}, {8, 512, 256}, {5, 1000, -1}};
+// The last two are wide enough that the AVX2 driver splits K (groups straddle the split).
+const Shape kShapes[] = {{1, 1, -1},    {3, 100, -1},    {17, 128, -1}, {9, 257, -1},
+                         {33, 384, 128}, {8, 512, 256}, {5, 1000, -1}, {5, 3200, 640}, {4, 4100, -1}};
 }  // namespace
 
 TEST_CASE("tq2 pack/unpack round trip, sizes and honest bits per weight") {
