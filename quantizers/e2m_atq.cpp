@@ -15,13 +15,6 @@
 namespace twla {
 
 namespace {
-void check_config(const E2mAtqConfig& c) {
-  TWLA_CHECK(c.blocksize > 0, "e2m-atq.blocksize=", c.blocksize, " must be positive (default 128)");
-  TWLA_CHECK(c.percdamp >= 0, "e2m-atq.percdamp=", c.percdamp, " must be >= 0 (default 0.1)");
-  TWLA_CHECK(c.max_salient >= 1, "e2m-atq.max_salient=", c.max_salient, " must be >= 1 (default 64)");
-  TWLA_CHECK(c.stage1_iters >= 0 && c.stage2_iters >= 0, "e2m-atq.stage1_iters/stage2_iters must be >= 0");
-}
-
 // GPTQ's in-block loop with frozen q: row by row (rows are independent), column by column.
 // W1, Q1: [oc, w] contiguous; U1: [w, w] contiguous. Writes Err1 and returns sum of losses / 2.
 double feedback_block(Tensor& W1, const Tensor& Q1, const Tensor& U1, Tensor& Err1) {
@@ -55,6 +48,14 @@ double feedback_block(Tensor& W1, const Tensor& Q1, const Tensor& U1, Tensor& Er
 }
 }  // namespace
 
+void validate(const E2mAtqConfig& c, const std::string& path) {
+  TWLA_CHECK(c.blocksize > 0, path, ".blocksize=", c.blocksize, " must be positive (default 128)");
+  TWLA_CHECK(c.percdamp >= 0, path, ".percdamp=", c.percdamp, " must be >= 0 (default 0.1)");
+  TWLA_CHECK(c.max_salient >= 1, path, ".max_salient=", c.max_salient, " must be >= 1 (default 64)");
+  TWLA_CHECK(c.stage1_iters >= 0 && c.stage2_iters >= 0, path, ".stage1_iters/stage2_iters=",
+             c.stage1_iters, "/", c.stage2_iters, " must be >= 0 (default 15)");
+}
+
 double e2m_bits_per_weight(int64_t oc, int64_t ic, int64_t block_size,
                            const std::vector<int>& orders, double order2_fraction) {
   const int64_t G = static_cast<int64_t>(orders.size());
@@ -71,7 +72,7 @@ double e2m_bits_per_weight(int64_t oc, int64_t ic, int64_t block_size,
 E2mAtqOutput e2m_atq_quantize(const Tensor& W_orig, const Tensor& H_orig,
                               const std::vector<Tensor>& S_blocks, const E2mAtqConfig& cfg,
                               const std::string& layer, bool keep_trace) {
-  check_config(cfg);
+  validate(cfg, "e2m-atq");
   TWLA_CHECK(W_orig.dim() == 2, "e2m-atq: weight of layer '", layer, "' has shape ",
              describe(W_orig), ", expected [oc, ic]");
   const int64_t oc = W_orig.size(0), ic = W_orig.size(1), bs = cfg.blocksize;
@@ -188,7 +189,7 @@ E2mAtqOutput e2m_atq_quantize_from_inputs(const Tensor& W, const Tensor& H,
                                           const std::vector<Tensor>& X_seqs,
                                           const E2mAtqConfig& cfg, const std::string& layer,
                                           bool keep_trace) {
-  check_config(cfg);
+  validate(cfg, "e2m-atq");
   return e2m_atq_quantize(W, H, s_blocks_from_sequences(X_seqs, cfg.blocksize), cfg, layer,
                           keep_trace);
 }

@@ -42,6 +42,9 @@ struct E2mAtqConfig {
   }
 };
 
+// Throws Error naming `path`.field and a fix when a field is out of range.
+void validate(const E2mAtqConfig& cfg, const std::string& path);
+
 // Per-block intermediates (the golden vectors' block<k>.* tensors).
 struct E2mBlockTrace {
   int64_t col_begin = 0, col_end = 0;

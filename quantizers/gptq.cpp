@@ -57,19 +57,20 @@ inline float quantize_one(float x, float scale, float zero, float maxq, bool tri
   return scale * (q - zero);
 }
 
-void check_config(const GptqConfig& c) {
-  TWLA_CHECK(c.ternary || (c.bits >= 2 && c.bits <= 8), "gptq.bits=", c.bits,
-             " is out of range; use 2..8 or ternary: true");
-  TWLA_CHECK(c.group_size == -1 || c.group_size > 0, "gptq.group_size=", c.group_size,
-             " must be -1 (whole row) or positive");
-  TWLA_CHECK(c.blocksize > 0, "gptq.blocksize=", c.blocksize, " must be positive (default 128)");
-  TWLA_CHECK(c.percdamp >= 0, "gptq.percdamp=", c.percdamp, " must be >= 0 (default 0.01)");
-}
 }  // namespace
+
+void validate(const GptqConfig& c, const std::string& path) {
+  TWLA_CHECK(c.ternary || (c.bits >= 2 && c.bits <= 8), path, ".bits=", c.bits,
+             " is out of range; use 2..8 or ternary: true");
+  TWLA_CHECK(c.group_size == -1 || c.group_size > 0, path, ".group_size=", c.group_size,
+             " must be -1 (whole row) or positive");
+  TWLA_CHECK(c.blocksize > 0, path, ".blocksize=", c.blocksize, " must be positive (default 128)");
+  TWLA_CHECK(c.percdamp >= 0, path, ".percdamp=", c.percdamp, " must be >= 0 (default 0.01)");
+}
 
 GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqConfig& cfg,
                          const std::string& layer, bool keep_trace) {
-  check_config(cfg);
+  validate(cfg, "gptq");
   TWLA_CHECK(W_orig.dim() == 2, "gptq: weight of layer '", layer, "' has shape ", describe(W_orig),
              ", expected [oc, ic]");
   const int64_t oc = W_orig.size(0), ic = W_orig.size(1);

@@ -46,6 +46,9 @@ struct GptqOutput {
   Tensor H_damped, Hinv, W_fed, Losses;
 };
 
+// Throws Error naming `path`.field and a fix when a field is out of range.
+void validate(const GptqConfig& cfg, const std::string& path);
+
 // W: [oc, ic]; H: [ic, ic] (2/N) sum x x^T (copied). layer names the layer in errors.
 GptqOutput gptq_quantize(const Tensor& W, const Tensor& H, const GptqConfig& cfg,
                          const std::string& layer = "layer", bool keep_trace = false);

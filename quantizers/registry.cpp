@@ -3,6 +3,8 @@
 // functions of rtn.h / ternary.h; calibration-based quantizers add their rows here too.
 #include <chrono>
 
+#include "quantizers/e2m_atq.h"
+#include "quantizers/gptq.h"
 #include "quantizers/quantizer.h"
 #include "quantizers/rtn.h"
 #include "quantizers/ternary.h"
@@ -127,6 +129,58 @@ class TernaryQuantizer : public PluginShell<Quantizer, TernaryConfig> {
   }
 };
 
+// Calibration-based shells (gptq.h, e2m_atq.h): stats->H, and S_blocks for E2M-ATQ.
+const LayerStats& need_stats(const LayerStats* s, const LinearRef& l, const char* who, bool S) {
+  TWLA_CHECK(s && s->H.defined(), "quantizer ", who, " needs calibration statistics (H) for layer ",
+             l.name, "; run it through the calibration pipeline");
+  TWLA_CHECK(!S || !s->S_blocks.empty(), "quantizer ", who, " needs the per-block S statistics of "
+             "layer ", l.name, "; collect S_blocks during calibration");
+  return *s;
+}
+// tr(E H E^T), E = W_hat - W: the layer's output error on the calibration set (up to 2/N).
+double output_error(const Tensor& W, const Tensor& W_hat, const Tensor& H) {
+  Tensor E = W_hat - W.to(at::kFloat);
+  return (at::matmul(E, H) * E).sum().item<double>();
+}
+
+class GptqQuantizer : public PluginShell<Quantizer, GptqConfig> {
+ public:
+  using PluginShell::PluginShell;
+  bool needs_calibration() const override { return true; }
+  std::string nominal_bits() const override {
+    return cfg_.ternary ? "1.58" : std::to_string(cfg_.bits);
+  }
+  QuantResult quantize(const LinearRef& l, const LayerStats* stats) const override {
+    auto t0 = std::chrono::steady_clock::now();
+    const LayerStats& s = need_stats(stats, l, "gptq", false);
+    GptqOutput o = gptq_quantize(l.W, s.H, cfg_, l.name);
+    QuantResult r = make_result(l.W, o.Q, gptq_pack(o, cfg_), t0);
+    r.report.output_err = output_error(l.W, r.dequant, s.H);
+    r.report.extra["gptq_loss"] = o.error;
+    r.report.extra["damp"] = o.damp;
+    r.report.extra["dead_columns"] = static_cast<double>(o.dead.size());
+    return r;
+  }
+};
+
+class E2mAtqQuantizer : public PluginShell<Quantizer, E2mAtqConfig> {
+ public:
+  using PluginShell::PluginShell;
+  bool needs_calibration() const override { return true; }
+  std::string nominal_bits() const override { return "1.58"; }
+  QuantResult quantize(const LinearRef& l, const LayerStats* stats) const override {
+    auto t0 = std::chrono::steady_clock::now();
+    const LayerStats& s = need_stats(stats, l, "e2m-atq", true);
+    E2mAtqOutput o = e2m_atq_quantize(l.W, s.H, s.S_blocks, cfg_, l.name);
+    QuantResult r = make_result(l.W, o.Q, std::move(o.packed), t0);
+    r.report.output_err = output_error(l.W, r.dequant, s.H);
+    r.report.extra["gptq_loss"] = o.error;
+    r.report.extra["damp"] = o.damp;
+    r.report.extra["dead_columns"] = static_cast<double>(o.dead.size());
+    return r;
+  }
+};
+
 // plugin_entry plus the Config's validate(), so range errors surface at make() and name the field.
 template <class Impl>
 Registry<Quantizer>::Entry checked_entry(const std::string& name, const std::string& help) {
@@ -149,7 +203,10 @@ const Registry<Quantizer>& quantizers() {
        checked_entry<TernaryQuantizer<ternary_absmean>>(
            "ternary-absmean", "BitNet b1.58 ternary: alpha = mean|W|, t = clamp(round(W/alpha))"),
        checked_entry<TernaryQuantizer<ternary_threshold>>(
-           "ternary-threshold", "threshold ternary: mu = mean, delta = 0.75 mean|W-mu|, LS alpha")}};
+           "ternary-threshold", "threshold ternary: mu = mean, delta = 0.75 mean|W-mu|, LS alpha"),
+       checked_entry<GptqQuantizer>("gptq", "GPTQ: Hessian error feedback; n-bit or ternary grid"),
+       checked_entry<E2mAtqQuantizer>(
+           "e2m-atq", "TWLA ternary: 4 groups per block, Euclidean fit, output-metric refit, GPTQ feedback")}};
   return r;
 }
 

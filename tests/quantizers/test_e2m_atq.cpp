@@ -12,6 +12,7 @@
 #include "quantizers/e2m_atq_fit.h"
 #include "quantizers/e2m_atq_masks.h"
 #include "quantizers/hessian.h"
+#include "quantizers/quantizer.h"
 #include "tests/catch.h"
 #include "tests/support/golden.h"
 
@@ -317,4 +318,26 @@ TEST_CASE("e2m: per-block timing of a synthetic layer", "[.bench]") {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("e2m %lldx%lld, %d threads: %.2f s, %.3f s per 128-column block\n", (long long)oc,
               (long long)ic, at::get_num_threads(), s, s / ((ic + 127) / 128));
+}
+
+TEST_CASE("e2m-atq plugin: thin shell over e2m_atq_quantize", "[e2m]") {
+  auto q = quantizers().make(PluginSpec{"e2m-atq", YAML::Load("{stage2: false}")}, "quantizer");
+  CHECK(q->needs_calibration());
+  CHECK(q->nominal_bits() == "1.58");
+  Layer l = synthetic_layer(16, 256, 41);
+  LayerStats s;
+  s.H = l.H;
+  s.S_blocks = l.S;
+  QuantResult r = q->quantize(LinearRef{"layers.0.self_attn.q_proj", 0, l.W}, &s);
+  E2mAtqConfig cfg;
+  cfg.stage2 = false;
+  CHECK(at::equal(r.dequant, e2m_atq_quantize(l.W, l.H, l.S, cfg).Q));
+  CHECK(r.packed.format == "e2m");
+  s.S_blocks.clear();
+  CHECK_THROWS_WITH(q->quantize(LinearRef{"layers.0.self_attn.q_proj", 0, l.W}, &s),
+                    Catch::Matchers::Contains("S_blocks"));
+  CHECK_THROWS_WITH(quantizers().make(PluginSpec{"e2m-atq", YAML::Load("{blocksize: 0}")}, "quantizer"),
+                    Catch::Matchers::Contains("quantizer.blocksize=0"));
+  CHECK_THROWS_WITH(quantizers().make(PluginSpec{"e2m-atq", YAML::Load("{stage_2: false}")}, "quantizer"),
+                    Catch::Matchers::Contains("stage2"));
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "quantizers/gptq.h"
+#include "quantizers/quantizer.h"
 #include "tests/catch.h"
 #include "tests/support/golden.h"
 
@@ -178,4 +179,24 @@ TEST_CASE("gptq: bit-identical on 1 and 2 threads", "[gptq][threads]") {
   at::set_num_threads(before);
   CHECK(at::equal(a.Q, b.Q));
   CHECK(a.error == b.error);
+}
+
+TEST_CASE("gptq plugin: thin shell over gptq_quantize", "[gptq]") {
+  auto q = quantizers().make(PluginSpec{"gptq", YAML::Load("{bits: 3, group_size: 128}")}, "quantizer");
+  CHECK(q->needs_calibration());
+  CHECK(q->nominal_bits() == "3");
+  Tensor W = randn({16, 256}, 31);
+  LayerStats s;
+  s.H = synthetic_H(256, 32);
+  QuantResult r = q->quantize(LinearRef{"layers.0.mlp.down_proj", 0, W}, &s);
+  GptqConfig cfg;
+  cfg.bits = 3;
+  cfg.group_size = 128;
+  CHECK(at::equal(r.dequant, gptq_quantize(W, s.H, cfg).Q));
+  CHECK(r.report.output_err > 0);
+  CHECK_THROWS_WITH(q->quantize(LinearRef{"layers.0.mlp.down_proj", 0, W}, nullptr),
+                    Catch::Matchers::Contains("layers.0.mlp.down_proj"));
+  CHECK_THROWS_WITH(quantizers().make(PluginSpec{"gptq", YAML::Load("{bits: 9}")}, "quantizer"),
+                    Catch::Matchers::Contains("quantizer.bits=9"));
+  CHECK(quantizers().make(PluginSpec{"gptq", YAML::Load("{ternary: true}")}, "quantizer")->nominal_bits() == "1.58");
 }
