@@ -4,6 +4,7 @@
 
 namespace twla::kernels {
 
-bool cpu_has_avx2();
+bool cpu_has_avx2();      // AVX2 and FMA
+bool cpu_has_avx_vnni();  // VEX vpdpbusd (Alder Lake, Sapphire Rapids and later)
 
 }  // namespace twla::kernels

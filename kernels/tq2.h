@@ -81,10 +81,12 @@ Tq2Act tq2_quantize_act(const Tq2View& w, const float* x, int batch, int bits);
 Tq2Act tq2_act_from_codes(const Tq2View& w, const uint8_t* q, const float* scale, const float* zero,
                           int batch);
 
-enum class Tq2Path { kAuto, kScalar, kAvx2 };
+enum class Tq2Path { kAuto, kScalar, kAvx2, kAvxVnni };
 struct Tq2Opts {
   int threads = 1;                  // rows are split across a shared pool of this many threads
-  Tq2Path path = Tq2Path::kAuto;    // kAuto = AVX2 when cpu_has_avx2(); kAvx2 without it throws
+  // kAuto: AVX-VNNI, else AVX2, else scalar, as the CPU allows (VNNI only changes the integer
+  // path). Asking for a path the CPU lacks throws.
+  Tq2Path path = Tq2Path::kAuto;
 };
 
 // y [batch, oc] = x [batch, ic] W^T with fp32 activations. Any batch; 1..16 is the target.

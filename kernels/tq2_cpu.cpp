@@ -2,6 +2,7 @@
 // portable scalar path, rows split over ThreadPool. Each 32-byte block of a row is decoded once
 // and used for a chunk of tokens (8 for integer activations, 4 for fp32); K is chunked so the
 // chunk's activations stay in L1 while a tile of rows is swept.
+// The integer path has an AVX-VNNI variant (vpdpbusd), picked at run time where the CPU has it.
 // Not here: the references (tq2_ref.cpp), packing (tq2_pack.cpp). Layout and math: tq2.h.
 //
 // Integer activations, per row o and group g (A = sum q u with u = t + 1, Q = sum q):
@@ -101,23 +102,75 @@ TWLA_AVX2 void row_act_avx2(const Tq2View& w, const Tq2Act& a, int64_t o, int b0
   for (int64_t g = k0 / bpg; g * bpg < k1; ++g) {
     __m256i acc[NB];
     for (int b = 0; b < NB; ++b) acc[b] = _mm256_setzero_si256();
-    for (int64_t blk = std::max(k0, g * bpg); blk < std::min(k1, (g + 1) * bpg); ++blk) {
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 32));
-      __m256i u0 = _mm256_and_si256(v, m3), u1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
-      __m256i u2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3), u3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+    const int64_t e = std::min(k1, (g + 1) * bpg);
+    // q <= 255, u <= 2: one block adds at most 4 * 1020 = 4080 per int16 lane, so 8 blocks
+    // (32640) fit before widening to int32 with madd.
+    for (int64_t blk0 = std::max(k0, g * bpg); blk0 < e; blk0 += 8) {
+      __m256i p[NB];
+      for (int b = 0; b < NB; ++b) p[b] = _mm256_setzero_si256();
+      for (int64_t blk = blk0; blk < std::min(e, blk0 + 8); ++blk) {
+        __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 32));
+        __m256i u0 = _mm256_and_si256(v, m3), u1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+        __m256i u2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3), u3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
 #pragma GCC unroll 8
-      for (int b = 0; b < NB; ++b) {
-        const __m256i* qb = reinterpret_cast<const __m256i*>(q[b] + blk * kTq2Block);
-        // q <= 255, u <= 2: each maddubs lane <= 1020, the sum of four <= 4080, no saturation.
-        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256(qb), u0),
-                                     _mm256_maddubs_epi16(_mm256_loadu_si256(qb + 1), u1));
-        p = _mm256_add_epi16(p, _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256(qb + 2), u2),
-                                                 _mm256_maddubs_epi16(_mm256_loadu_si256(qb + 3), u3)));
-        acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(p, ones));
+        for (int b = 0; b < NB; ++b) {
+          const __m256i* qb = reinterpret_cast<const __m256i*>(q[b] + blk * kTq2Block);
+          __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256(qb), u0),
+                                         _mm256_maddubs_epi16(_mm256_loadu_si256(qb + 1), u1));
+          __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256(qb + 2), u2),
+                                         _mm256_maddubs_epi16(_mm256_loadu_si256(qb + 3), u3));
+          p[b] = _mm256_add_epi16(p[b], _mm256_add_epi16(s01, s23));
+        }
       }
+      for (int b = 0; b < NB; ++b) acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(p[b], ones));
     }
     double al = w.alpha[o * w.n_groups + g];
     for (int b = 0; b < NB; ++b) out[b] += al * hsum_i32(acc[b]);  // alpha * sum q u
+  }
+}
+
+// AVX-VNNI (VEX vpdpbusd): q * u of 4 bytes summed into int32 in one instruction, replacing
+// maddubs + add + madd. dpbusd has ~5 cycles latency, so each token gets S independent
+// accumulators, and for small NB two sets alternate between consecutive blocks.
+#define TWLA_VNNI __attribute__((target("avx2,fma,avxvnni")))
+template <int NB, int S>
+TWLA_VNNI __attribute__((always_inline)) inline void vnni_block(const uint8_t* row, const uint8_t* const* q, int64_t blk,
+                                                                __m256i (&acc)[NB][S]) {
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 32));
+  __m256i u[4] = {_mm256_and_si256(v, m3), _mm256_and_si256(_mm256_srli_epi16(v, 2), m3),
+                  _mm256_and_si256(_mm256_srli_epi16(v, 4), m3), _mm256_and_si256(_mm256_srli_epi16(v, 6), m3)};
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) {
+    const __m256i* qb = reinterpret_cast<const __m256i*>(q[b] + blk * kTq2Block);
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; ++s) acc[b][s % S] = _mm256_dpbusd_avx_epi32(acc[b][s % S], _mm256_loadu_si256(qb + s), u[s]);
+  }
+}
+
+template <int NB>
+TWLA_VNNI void row_act_vnni(const Tq2View& w, const Tq2Act& a, int64_t o, int b0, int64_t k0, int64_t k1, double* out) {
+  constexpr int S = NB == 1 ? 4 : NB <= 4 ? 2 : 1;
+  constexpr bool kPair = NB * S <= 4;
+  const int64_t bpg = w.blocks_per_group();
+  const uint8_t* row = w.codes + o * w.row_bytes();
+  const uint8_t* q[NB];
+  for (int b = 0; b < NB; ++b) q[b] = a.q.data() + (b0 + b) * a.ic_pad;
+  for (int64_t g = k0 / bpg; g * bpg < k1; ++g) {
+    __m256i A[NB][S], B[NB][S];
+    for (int b = 0; b < NB; ++b)
+      for (int i = 0; i < S; ++i) A[b][i] = B[b][i] = _mm256_setzero_si256();
+    int64_t blk = std::max(k0, g * bpg);
+    const int64_t e = std::min(k1, (g + 1) * bpg);
+    if (kPair)
+      for (; blk + 1 < e; blk += 2) vnni_block<NB, S>(row, q, blk, A), vnni_block<NB, S>(row, q, blk + 1, B);
+    for (; blk < e; ++blk) vnni_block<NB, S>(row, q, blk, A);
+    const double al = w.alpha[o * w.n_groups + g];
+    for (int b = 0; b < NB; ++b) {
+      __m256i t = _mm256_add_epi32(A[b][0], B[b][0]);
+      for (int i = 1; i < S; ++i) t = _mm256_add_epi32(t, _mm256_add_epi32(A[b][i], B[b][i]));
+      out[b] += al * hsum_i32(t);  // alpha * sum q u
+    }
   }
 }
 
@@ -183,18 +236,16 @@ void drive(const Tq2View& w, int batch, int xbytes, int64_t o0, int64_t o1, RowF
   }
 }
 
+template <bool VNNI>
 void rows_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, int64_t o1) {
   auto row = [&](int nb, int64_t o, int b0, int64_t k0, int64_t k1, double* out) {
+#define TWLA_ROW(N) \
+  case N: return VNNI ? row_act_vnni<N>(w, a, o, b0, k0, k1, out) : row_act_avx2<N>(w, a, o, b0, k0, k1, out)
     switch (nb) {
-      case 1: return row_act_avx2<1>(w, a, o, b0, k0, k1, out);
-      case 2: return row_act_avx2<2>(w, a, o, b0, k0, k1, out);
-      case 3: return row_act_avx2<3>(w, a, o, b0, k0, k1, out);
-      case 4: return row_act_avx2<4>(w, a, o, b0, k0, k1, out);
-      case 5: return row_act_avx2<5>(w, a, o, b0, k0, k1, out);
-      case 6: return row_act_avx2<6>(w, a, o, b0, k0, k1, out);
-      case 7: return row_act_avx2<7>(w, a, o, b0, k0, k1, out);
-      default: return row_act_avx2<8>(w, a, o, b0, k0, k1, out);
+      TWLA_ROW(1); TWLA_ROW(2); TWLA_ROW(3); TWLA_ROW(4); TWLA_ROW(5); TWLA_ROW(6); TWLA_ROW(7);
+      default: TWLA_ROW(8);
     }
+#undef TWLA_ROW
   };
   const int64_t G = w.n_groups;
   drive<8>(w, a.batch, 1, o0, o1, row, [&](int64_t o, int b, double part) {
@@ -220,11 +271,14 @@ void rows_f32_avx2(const Tq2View& w, const float* x, const double* xs, int batch
   });
 }
 
-bool use_avx2(Tq2Path p) {
-  if (p == Tq2Path::kScalar) return false;
-  bool have = cpu_has_avx2();
-  if (p == Tq2Path::kAvx2 && !have) throw std::invalid_argument("tq2: path avx2 requested but this CPU lacks AVX2/FMA");
-  return have;
+enum class Impl { kScalar, kAvx2, kVnni };
+Impl pick(Tq2Path p) {
+  if (p == Tq2Path::kScalar) return Impl::kScalar;
+  const bool avx2 = cpu_has_avx2(), vnni = avx2 && cpu_has_avx_vnni();
+  if (p == Tq2Path::kAvx2 && !avx2) throw std::invalid_argument("tq2: path avx2 requested but this CPU lacks AVX2/FMA");
+  if (p == Tq2Path::kAvxVnni && !vnni) throw std::invalid_argument("tq2: path avx_vnni requested but this CPU lacks AVX-VNNI");
+  if (p == Tq2Path::kAvx2) return Impl::kAvx2;
+  return vnni ? Impl::kVnni : avx2 ? Impl::kAvx2 : Impl::kScalar;
 }
 
 void check_threads(const Tq2Opts& o) {
@@ -239,16 +293,18 @@ void tq2_gemm_act(const Tq2View& w, const Tq2Act& a, float* y, const Tq2Opts& op
     throw std::invalid_argument("tq2: activations prepared for ic=" + std::to_string(a.ic) + " G=" +
                                 std::to_string(a.n_groups) + " do not match weights ic=" + std::to_string(w.ic) +
                                 " G=" + std::to_string(w.n_groups) + "; prepare them with the same weights");
-  bool avx = use_avx2(opt.path);
+  const Impl impl = pick(opt.path);
   parallel_rows(opt.threads, w.oc, 8, [&](int64_t o0, int64_t o1) {
-    avx ? rows_act_avx2(w, a, y, o0, o1) : rows_act_scalar(w, a, y, o0, o1);
+    if (impl == Impl::kVnni) rows_act_avx2<true>(w, a, y, o0, o1);
+    else if (impl == Impl::kAvx2) rows_act_avx2<false>(w, a, y, o0, o1);
+    else rows_act_scalar(w, a, y, o0, o1);
   });
 }
 
 void tq2_gemm_f32(const Tq2View& w, const float* x, int batch, float* y, const Tq2Opts& opt) {
   check_threads(opt);
   if (batch < 1) throw std::invalid_argument("tq2: batch=" + std::to_string(batch) + " must be >= 1");
-  bool avx = use_avx2(opt.path);
+  const bool avx = pick(opt.path) != Impl::kScalar;  // fp32 has no VNNI variant: AVX2 serves it
   // Zero-padded copy (the pad's codes are t = 0, but 0 * garbage could be NaN) and group sums.
   std::vector<float> xp(size_t(batch) * w.ic_pad, 0.f);
   std::vector<double> xs(size_t(batch) * w.n_groups, 0.0);

@@ -71,6 +71,7 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 std::vector<Tq2Path> paths() {
   std::vector<Tq2Path> p{Tq2Path::kScalar};
   if (cpu_has_avx2()) p.push_back(Tq2Path::kAvx2);
+  if (cpu_has_avx_vnni()) p.push_back(Tq2Path::kAvxVnni);
   return p;
 }
 
