@@ -24,6 +24,20 @@ namespace {
 
 // ---- scalar ----------------------------------------------------------------------------------
 
+// sum over blocks [blk0, blk1) of x[k] * (u[k] - off): off = 0 gives sum q u, off = 1 sum x t.
+template <class Acc, class X>
+Acc block_dot(const uint8_t* row, const X* x, int64_t blk0, int64_t blk1, int off) {
+  Acc s = 0;
+  for (int64_t blk = blk0; blk < blk1; ++blk)
+    for (int j = 0; j < 32; ++j) {
+      const int v = row[blk * 32 + j];
+      const X* xj = x + blk * kTq2Block + j;
+      s += Acc(xj[0]) * ((v & 3) - off) + Acc(xj[32]) * (((v >> 2) & 3) - off) +
+           Acc(xj[64]) * (((v >> 4) & 3) - off) + Acc(xj[96]) * ((v >> 6) - off);
+    }
+  return s;
+}
+
 void rows_act_scalar(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, int64_t o1) {
   const int64_t bpg = w.blocks_per_group(), G = w.n_groups;
   for (int64_t o = o0; o < o1; ++o) {
@@ -32,13 +46,7 @@ void rows_act_scalar(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, in
       const uint8_t* q = a.q.data() + b * a.ic_pad;
       double out = 0;
       for (int64_t g = 0; g < G; ++g) {
-        int64_t A = 0;
-        for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk)
-          for (int j = 0; j < 32; ++j) {
-            unsigned v = row[blk * 32 + j];
-            const uint8_t* qb = q + blk * kTq2Block + j;
-            A += qb[0] * (v & 3) + qb[32] * ((v >> 2) & 3) + qb[64] * ((v >> 4) & 3) + qb[96] * (v >> 6);
-          }
+        const int64_t A = block_dot<int64_t>(row, q, g * bpg, (g + 1) * bpg, 0);
         double al = w.alpha[o * G + g], mu = w.mu[o * G + g];
         out += al * double(A - a.gsum[b * G + g]) + mu * a.gsum[b * G + g];
       }
@@ -56,14 +64,7 @@ void rows_f32_scalar(const Tq2View& w, const float* x, const double* xs, int bat
       const float* xb = x + b * w.ic_pad;
       double out = 0;
       for (int64_t g = 0; g < G; ++g) {
-        float s = 0;
-        for (int64_t blk = g * bpg; blk < (g + 1) * bpg; ++blk)
-          for (int j = 0; j < 32; ++j) {
-            int v = row[blk * 32 + j];
-            const float* xj = xb + blk * kTq2Block + j;
-            s += xj[0] * ((v & 3) - 1) + xj[32] * (((v >> 2) & 3) - 1) + xj[64] * (((v >> 4) & 3) - 1) +
-                 xj[96] * ((v >> 6) - 1);
-          }
+        const float s = block_dot<float>(row, xb, g * bpg, (g + 1) * bpg, 1);
         out += double(w.alpha[o * G + g]) * s + double(w.mu[o * G + g]) * xs[b * G + g];
       }
       y[b * w.oc + o] = float(out);
