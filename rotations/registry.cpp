@@ -1,9 +1,18 @@
-// rotations/registry.cpp: the one table of rotations, and the identity rotation `none`.
+// rotations/registry.cpp: the one table of rotations and their thin plugin shells: `none` (the
+// identity), `hadamard` (hadamard.h) and `kotms` (kotms.h). No algorithm lives here.
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "core/error.h"
+#include "rotations/hadamard.h"
+#include "rotations/kotms.h"
 #include "rotations/rotation.h"
 
 namespace twla {
 
 namespace {
+
 struct NoneConfig {
   template <class V> void visit(V&) {}
 };
@@ -14,12 +23,126 @@ class NoRotation : public PluginShell<Rotation, NoneConfig> {
   Tensor weight(const std::string&, const Tensor& W) const override { return W; }
   Tensor input(const std::string&, const Tensor& x) const override { return x; }
 };
+
+struct HadamardConfig {
+  int64_t seed = 0;
+  template <class V> void visit(V& v) { v("seed", seed, "seed of the random signs D (and of any fallback)"); }
+};
+// Q = H_n D / sqrt(n) depends only on n = ic, so plans are shared by size and built on first use.
+class HadamardRotation : public PluginShell<Rotation, HadamardConfig> {
+ public:
+  using PluginShell::PluginShell;
+  bool is_identity() const override { return false; }
+  void prepare(const LinearRef& layer) override {
+    auto p = plan(layer.W.size(1));
+    std::lock_guard<std::mutex> lock(mu_);
+    by_linear_[layer.name] = p;
+  }
+  Tensor weight(const std::string&, const Tensor& W) const override {
+    return hadamard_apply(*plan(W.size(1)), W);  // rows of W: W Q
+  }
+  Tensor input(const std::string&, const Tensor& x) const override {
+    return hadamard_apply(*plan(x.size(-1)), x);
+  }
+  std::map<std::string, double> stats(const std::string& linear) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_linear_.find(linear);
+    if (it == by_linear_.end()) return {};
+    const HadamardPlan& p = *it->second;
+    return {{"n", double(p.n)}, {"m", double(p.m)}, {"fallback", p.fallback ? 1.0 : 0.0}};
+  }
+  std::vector<std::string> notes() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [n, p] : by_size_)
+      out.push_back("hadamard n=" + std::to_string(n) + ": " +
+                    (p->fallback ? "no Hadamard construction; seeded random orthogonal matrix"
+                                 : p->construction + " x 2^k FWHT"));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const HadamardPlan> plan(int64_t n) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& p = by_size_[n];
+    if (!p) p = make_hadamard_plan(n, uint64_t(cfg_.seed));
+    return p;
+  }
+  mutable std::mutex mu_;
+  mutable std::map<int64_t, std::shared_ptr<const HadamardPlan>> by_size_;
+  std::map<std::string, std::shared_ptr<const HadamardPlan>> by_linear_;
+};
+
+// One trained C (x) B per linear; prepare() trains, weight()/input() apply.
+class KotmsRotation : public PluginShell<Rotation, KotmsConfig> {
+ public:
+  using PluginShell::PluginShell;
+  bool is_identity() const override { return false; }
+  void prepare(const LinearRef& layer) override {
+    KotmsResult r = kotms_train(layer.W, cfg_);
+    Layer L;
+    L.C = r.C.to(at::kFloat).contiguous();
+    L.B = r.B.to(at::kFloat).contiguous();
+    L.curve = r.losses;
+    auto ortho = [](const Tensor& O) {
+      return double(max_abs(O.t().mm(O) - at::eye(O.size(0), O.options())));
+    };
+    L.stats = {{"l", double(r.l)},
+               {"r", double(r.r)},
+               {"steps", double(cfg_.steps)},
+               {"loss_before", r.losses.front()},
+               {"loss_after", r.losses.back()},
+               {"seconds", r.seconds},
+               {"ortho_err_C", ortho(r.C)},
+               {"ortho_err_B", ortho(r.B)}};
+    std::lock_guard<std::mutex> lock(mu_);
+    layers_[layer.name] = std::make_shared<const Layer>(std::move(L));
+  }
+  Tensor weight(const std::string& linear, const Tensor& W) const override {
+    auto L = get(linear);
+    return kron_rotate(W, L->C, L->B);
+  }
+  Tensor input(const std::string& linear, const Tensor& x) const override {
+    auto L = get(linear);
+    return kron_rotate(x, L->C, L->B);
+  }
+  std::map<std::string, double> stats(const std::string& linear) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = layers_.find(linear);
+    return it == layers_.end() ? std::map<std::string, double>{} : it->second->stats;
+  }
+  std::vector<double> loss_curve(const std::string& linear) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = layers_.find(linear);
+    return it == layers_.end() ? std::vector<double>{} : it->second->curve;
+  }
+
+ private:
+  struct Layer {
+    Tensor C, B;  // [l, l], [r, r] fp32
+    std::map<std::string, double> stats;
+    std::vector<double> curve;
+  };
+  std::shared_ptr<const Layer> get(const std::string& linear) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = layers_.find(linear);
+    TWLA_ASSERT(it != layers_.end(), "kotms: linear '", linear, "' was not prepared");
+    return it->second;
+  }
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Layer>> layers_;
+};
+
 }  // namespace
 
 const Registry<Rotation>& rotations() {
   static const Registry<Rotation> r{
       "rotation",
-      {plugin_entry<Rotation, NoRotation>("none", "identity: no rotation")}};
+      {plugin_entry<Rotation, NoRotation>("none", "identity: no rotation"),
+       plugin_entry<Rotation, HadamardRotation>(
+           "hadamard", "randomized Hadamard H_n D / sqrt(n) by FWHT (QuaRot); non-2^k sizes via Paley"),
+       plugin_entry<Rotation, KotmsRotation>(
+           "kotms", "TWLA: learned Kronecker rotation C (x) B per linear (Cayley + Adam, tri-Gaussian)")}};
   return r;
 }
 
