@@ -23,6 +23,7 @@ const std::map<std::string, Command>& commands() {
       {"eval", {cmd_eval, "evaluate a model alone: twla eval --model DIR --tasks wikitext2,c4"}},
       {"describe", {cmd_describe, "list plugins and descriptor fields: twla describe [quantizer [rtn]]"}},
       {"show", {cmd_show, "print one result file: twla show runs/x/results.h5"}},
+      {"bench", {cmd_bench, "speed checks: twla bench kernels [--shape 16384x16384] [--batch 1,4,16] [--json F]"}},
       {"report", {cmd_report, "table of every run below a folder: twla report runs/ [--latex|--csv]"}},
   };
   return c;

@@ -1,0 +1,307 @@
+// bench/kernels_bench.cpp: `twla bench kernels`: tq2 CPU kernels (fp32 activations; A8 dynamic;
+// A4 codes) vs OpenBLAS sgemv (batch 1) / sgemm (batch > 1) on the same dequantized weights,
+// plus a multithreaded read roof and memcpy, all in one run. Each kernel is validated on its
+// first and last rows against the plain reference before it is timed. Weights rotate through
+// copies spanning --pool-mib so every call streams from DRAM, not the last-level cache.
+#include "bench/kernels_bench.h"
+
+#ifdef TWLA_HAVE_BLAS
+#include <cblas.h>
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "kernels/thread_pool.h"
+#include "kernels/tq2.h"
+
+namespace twla::bench {
+namespace {
+using namespace twla::kernels;
+using Clock = std::chrono::steady_clock;
+
+struct Opts {
+  int64_t oc = 16384, ic = 16384;
+  std::vector<int> batches{1, 4, 16};
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  std::string json;
+  double min_time = 1.0;
+  int64_t pool_mib = 1024;
+};
+
+[[noreturn]] void usage_error(const std::string& m) {
+  throw std::invalid_argument(m + "; usage: twla bench kernels [--shape OCxIC] [--batch 1,4,16] [--threads N] "
+                                  "[--json FILE] [--min-time S] [--pool-mib M]");
+}
+
+Opts parse(int argc, char** argv) {
+  Opts o;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--shape") {
+      std::string v = value();
+      auto x = v.find('x');
+      if (x == std::string::npos) usage_error("--shape " + v + " is not OCxIC");
+      o.oc = std::stoll(v.substr(0, x)), o.ic = std::stoll(v.substr(x + 1));
+    } else if (a == "--batch") {
+      o.batches.clear();
+      std::stringstream ss(value());
+      for (std::string t; std::getline(ss, t, ',');) o.batches.push_back(std::stoi(t));
+    } else if (a == "--threads") {
+      o.threads = std::stoi(value());
+    } else if (a == "--json") {
+      o.json = value();
+    } else if (a == "--min-time") {
+      o.min_time = std::stod(value());
+    } else if (a == "--pool-mib") {
+      o.pool_mib = std::stoll(value());
+    } else {
+      usage_error("unknown flag '" + a + "'");
+    }
+  }
+  if (o.oc < 1 || o.ic < 1 || o.threads < 1 || o.batches.empty()) usage_error("shape, threads and batch must be positive");
+  for (int b : o.batches)
+    if (b < 1 || b > 64) usage_error("batch " + std::to_string(b) + " must be in 1..64");
+  return o;
+}
+
+uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+uint64_t next() {  // xorshift64*: fast enough for a GiB of weights
+  rng_state ^= rng_state >> 12, rng_state ^= rng_state << 25, rng_state ^= rng_state >> 27;
+  return rng_state * 2685821657736338717ull;
+}
+float uniform() { return float(next() >> 40) / float(1 << 24); }
+
+std::string loadavg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+double cpu_seconds() {  // this process, all threads
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+// Median wall seconds of fn(iteration) over >= 3 runs and >= min_time, after one warm-up; also
+// the mean process CPU seconds per run (on a loaded machine wall time mostly measures the others;
+// with --threads 1 CPU time is this kernel's own cost, stalls on memory included).
+struct Timing {
+  double wall, cpu;
+};
+Timing time_it(double min_time, const std::function<void(int)>& fn) {
+  fn(0);
+  std::vector<double> t;
+  const double c0 = cpu_seconds();
+  auto start = Clock::now();
+  for (int i = 1; t.size() < 3 || std::chrono::duration<double>(Clock::now() - start).count() < min_time; ++i) {
+    auto t0 = Clock::now();
+    fn(i);
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  const double cpu = (cpu_seconds() - c0) / t.size();
+  std::sort(t.begin(), t.end());
+  return {t[t.size() / 2], cpu};
+}
+
+__attribute__((target("avx2"))) float read_sum(const float* p, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i)), a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16)), a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+  }
+  float s[8];
+  _mm256_storeu_ps(s, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float r = 0;
+  for (float v : s) r += v;
+  for (; i < n; ++i) r += p[i];
+  return r;
+}
+
+struct Row {
+  std::string name;
+  int batch;
+  Timing t;
+  double bytes, ratio, cpu_ratio;
+};
+
+// A view of rows [o0, o0 + r) of w (rows are contiguous in every section).
+Tq2View rows_view(Tq2View v, int64_t o0, int64_t r) {
+  v.codes += o0 * v.row_bytes(), v.alpha += o0 * v.n_groups, v.mu += o0 * v.n_groups, v.wsum += o0;
+  v.oc = r;
+  return v;
+}
+
+void validate(const std::string& name, const std::vector<float>& y, const std::vector<float>& ref_lo,
+              const std::vector<float>& ref_hi, int batch, int64_t oc, int64_t r) {
+  double m = 1e-30, e = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < r; ++i) {
+      double lo = ref_lo[b * r + i], hi = ref_hi[b * r + i];
+      m = std::max({m, std::fabs(lo), std::fabs(hi)});
+      e = std::max({e, std::fabs(y[b * oc + i] - lo), std::fabs(y[b * oc + oc - r + i] - hi)});
+    }
+  if (e > 1e-3 * m) throw std::runtime_error(name + " batch " + std::to_string(batch) + " fails validation: max err " +
+                                             std::to_string(e) + " vs max |y| " + std::to_string(m));
+}
+
+}  // namespace
+
+int bench_kernels(int argc, char** argv) {
+  Opts o = parse(argc, argv);
+  const int64_t oc = o.oc, ic = o.ic;
+  std::string load0 = loadavg();
+  std::cout << "tq2 CPU bench: [" << oc << ", " << ic << "], threads " << o.threads
+            << ", AVX2 " << (cpu_has_avx2() ? "yes" : "no") << ", load average " << load0 << "\n";
+
+  // Weights: random ternary codes, per-row alpha/mu; the fp32 baseline gets the same W dequantized.
+  std::vector<int8_t> codes(oc * ic);
+  std::vector<float> alpha(oc), mu(oc);
+  for (auto& c : codes) c = int8_t(int(next() % 3) - 1);
+  for (int64_t i = 0; i < oc; ++i) alpha[i] = 0.01f + 0.05f * uniform(), mu[i] = 0.004f * (uniform() - 0.5f);
+  std::vector<uint8_t> packed = tq2_pack(codes.data(), alpha.data(), mu.data(), oc, ic, -1);
+  const double tq2_bytes_ = double(packed.size()), f32_bytes = 4.0 * oc * ic;
+  const int64_t pool = o.pool_mib << 20;
+  const int n_tq2 = int(std::max<int64_t>(1, (pool + packed.size() - 1) / packed.size()));
+  const int n_f32 = int(std::max<int64_t>(1, (pool + int64_t(f32_bytes) - 1) / int64_t(f32_bytes)));
+  std::vector<std::vector<uint8_t>> tq2(n_tq2, packed);
+  std::vector<Tq2View> views;
+  for (auto& b : tq2) views.push_back(tq2_view(b.data(), b.size(), oc, ic));
+  std::vector<std::vector<float>> wf(n_f32, std::vector<float>(oc * ic));
+  for (int64_t i = 0; i < oc * ic; ++i) wf[0][i] = mu[i / ic] + alpha[i / ic] * codes[i];
+  for (int c = 1; c < n_f32; ++c) wf[c] = wf[0];
+  codes = {};
+  std::cout << "tq2 " << tq2_bits_per_weight(oc, ic, -1) << " bits/weight, " << n_tq2 << " copies of "
+            << tq2_bytes_ / (1 << 20) << " MiB; fp32 " << n_f32 << " copies of " << f32_bytes / (1 << 20) << " MiB\n";
+
+#if defined(TWLA_HAVE_BLAS) && defined(OPENBLAS_VERSION)
+  openblas_set_num_threads(o.threads);
+#endif
+  Tq2Opts kopt{o.threads, Tq2Path::kAuto};
+
+  // Roofs: multithreaded AVX2 read of the fp32 copies, and memcpy (read + write bytes).
+  const int64_t roof_n = std::min<int64_t>(oc * ic, pool / 4);
+  volatile float sink = 0;
+  double t_read = time_it(o.min_time, [&](int) {
+    std::mutex m;
+    parallel_rows(o.threads, roof_n, 1 << 16, [&](int64_t b, int64_t e) {
+      float s = read_sum(wf[0].data() + b, e - b);
+      std::lock_guard<std::mutex> l(m);
+      sink = sink + s;
+    });
+  }).wall;
+  const int64_t cp_n = std::min<int64_t>(roof_n / 2, int64_t(64) << 20);
+  std::vector<float> dst(cp_n);
+  double t_copy = time_it(o.min_time, [&](int) {
+    parallel_rows(o.threads, cp_n, 1 << 16, [&](int64_t b, int64_t e) { std::memcpy(dst.data() + b, wf[0].data() + b, (e - b) * 4); });
+  }).wall;
+  const double read_gbps = 4.0 * roof_n / t_read / 1e9, copy_gbps = 8.0 * cp_n / t_copy / 1e9;
+  std::cout << "read roof " << read_gbps << " GB/s, memcpy " << copy_gbps << " GB/s (read + write)\n\n";
+
+  std::vector<Row> rows;
+  const int64_t r = std::min<int64_t>(oc, 32);
+  Tq2View lo = rows_view(views[0], 0, r), hi = rows_view(views[0], oc - r, r);
+  for (int batch : o.batches) {
+    std::vector<float> x(batch * ic), y(batch * oc), ref_lo(batch * r), ref_hi(batch * r);
+    for (auto& v : x) v = 2 * uniform() - 1;
+    // Baseline: sgemv for one token, sgemm for several (what a BLAS user would call).
+    auto blas = [&](int i) {
+      const float* W = wf[i % n_f32].data();
+#ifndef TWLA_HAVE_BLAS
+      throw std::runtime_error("twla was built without BLAS (cmake found none): no baseline to compare with");
+#else
+      if (batch == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, int(oc), int(ic), 1.f, W, int(ic), x.data(), 1, 0.f, y.data(), 1);
+      else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, int(oc), int(ic), 1.f, x.data(), int(ic), W,
+                    int(ic), 0.f, y.data(), int(oc));
+#endif
+    };
+    tq2_gemm_f32_ref(lo, x.data(), batch, ref_lo.data());
+    tq2_gemm_f32_ref(hi, x.data(), batch, ref_hi.data());
+    blas(0);
+    validate("openblas", y, ref_lo, ref_hi, batch, oc, r);
+    Timing t_blas = time_it(o.min_time, blas);
+    rows.push_back({batch == 1 ? "openblas_sgemv" : "openblas_sgemm", batch, t_blas, f32_bytes, 1.0, 1.0});
+    auto add = [&](const char* name, Timing t) {
+      rows.push_back({name, batch, t, tq2_bytes_, t_blas.wall / t.wall, t_blas.cpu / t.cpu});
+    };
+
+    auto f32 = [&](int i) { tq2_gemm_f32(views[i % n_tq2], x.data(), batch, y.data(), kopt); };
+    f32(0);
+    validate("tq2_f32", y, ref_lo, ref_hi, batch, oc, r);
+    add("tq2_f32", time_it(o.min_time, f32));
+
+    // A8: fp32 x quantized per token inside the timed call; A4: codes given (TWLA's activations).
+    auto a8 = [&](int i) {
+      Tq2Act a = tq2_quantize_act(views[i % n_tq2], x.data(), batch, 8);
+      tq2_gemm_act(views[i % n_tq2], a, y.data(), kopt);
+    };
+    Tq2Act a8ref = tq2_quantize_act(views[0], x.data(), batch, 8);
+    tq2_gemm_act_ref(lo, a8ref, ref_lo.data());
+    tq2_gemm_act_ref(hi, a8ref, ref_hi.data());
+    a8(0);
+    validate("tq2_a8", y, ref_lo, ref_hi, batch, oc, r);
+    add("tq2_a8", time_it(o.min_time, a8));
+
+    Tq2Act a4 = tq2_quantize_act(views[0], x.data(), batch, 4);
+    tq2_gemm_act_ref(lo, a4, ref_lo.data());
+    tq2_gemm_act_ref(hi, a4, ref_hi.data());
+    auto a4k = [&](int i) { tq2_gemm_act(views[i % n_tq2], a4, y.data(), kopt); };
+    a4k(0);
+    validate("tq2_a4", y, ref_lo, ref_hi, batch, oc, r);
+    add("tq2_a4", time_it(o.min_time, a4k));
+  }
+
+  std::string load1 = loadavg();
+  std::printf("%-16s %5s %10s %9s %9s %9s %10s %10s\n", "kernel", "batch", "ms", "GB/s", "x blas", "of roof", "cpu ms",
+              "x blas cpu");
+  nlohmann::json j;
+  for (const Row& w : rows) {
+    double gbps = w.bytes / w.t.wall / 1e9;
+    std::printf("%-16s %5d %10.3f %9.2f %9.2f %8.0f%% %10.3f %10.2f\n", w.name.c_str(), w.batch, w.t.wall * 1e3, gbps,
+                w.ratio, 100 * gbps / read_gbps, w.t.cpu * 1e3, w.cpu_ratio);
+    std::string key = w.name + "_b" + std::to_string(w.batch);
+    j["figures"][key] = {{"ms", w.t.wall * 1e3},          {"cpu_ms", w.t.cpu * 1e3}, {"gbps", gbps},
+                         {"speedup_vs_blas", w.ratio},     {"cpu_speedup_vs_blas", w.cpu_ratio},
+                         {"frac_of_read_roof", gbps / read_gbps}};
+  }
+  std::cout << "load average at end " << load1 << "\n";
+  if (!o.json.empty()) {
+    j["shape"] = {oc, ic};
+    j["threads"] = o.threads;
+    j["avx2"] = cpu_has_avx2();
+    j["tq2_bits_per_weight"] = tq2_bits_per_weight(oc, ic, -1);
+    j["read_roof_gbps"] = read_gbps;
+    j["memcpy_gbps"] = copy_gbps;
+    j["copies"] = {{"tq2", n_tq2}, {"fp32", n_f32}};
+    j["loadavg"] = {{"start", load0}, {"end", load1}};
+    std::ofstream(o.json) << j.dump(2) << "\n";
+    std::cout << "wrote " << o.json << "\n";
+  }
+  return 0;
+}
+
+}  // namespace twla::bench

@@ -1,0 +1,11 @@
+// bench/kernels_bench.h: `twla bench kernels`, the CPU tq2 kernels against OpenBLAS fp32 sgemv /
+// sgemm and the machine's memory-read roof, all timed in the same run after validation.
+// Not here: the CUDA bench (kernels/cuda/standalone_main.cu, scripts/gpu-check.sh).
+#pragma once
+
+namespace twla::bench {
+
+// argv: [--shape OCxIC] [--batch 1,4,16] [--threads N] [--json FILE] [--min-time S] [--pool-mib M]
+int bench_kernels(int argc, char** argv);
+
+}  // namespace twla::bench
