@@ -153,6 +153,14 @@ void adam_step(Tensor& p, const Tensor& grad, Tensor& m, Tensor& v, int64_t step
   p.addcdiv_(m, denom, -step_size);
 }
 
+// Y [N, l, r] -> C Y_n for every n, as one GEMM [l, l] x [l, N * r] (the reference's layout; a
+// broadcast bmm of N tiny products is slower).
+Tensor left_mul(const Tensor& C, const Tensor& Y) {
+  const int64_t N = Y.size(0), l = Y.size(1), r = Y.size(2);
+  Tensor t = C.mm(Y.permute({1, 0, 2}).reshape({l, N * r}));
+  return t.view({l, N, r}).permute({1, 0, 2}).contiguous();
+}
+
 at::ScalarType parse_dtype(const std::string& s) {
   if (s == "float32") return at::kFloat;
   if (s == "float64") return at::kDouble;
@@ -187,7 +195,7 @@ Tensor kron_rotate(const Tensor& x, const Tensor& C, const Tensor& B) {
   Tensor Bx = B.scalar_type() == x.scalar_type() ? B : B.to(x.scalar_type());
   Tensor Cx = C.scalar_type() == x.scalar_type() ? C : C.to(x.scalar_type());
   Tensor y = at::matmul(x.reshape({-1, l, r}), Bx);  // [N, l, r]: X B
-  y = at::matmul(Cx, y);                               // [N, l, r]: C X B
+  y = left_mul(Cx, y);                                 // [N, l, r]: C X B
   return y.reshape(x.sizes());
 }
 
@@ -199,7 +207,7 @@ KotmsLoss kotms_loss(const Tensor& W, const Tensor& P_r, const Tensor& P_l, cons
   Tensor B = cayley(P_r), C = cayley(P_l);
   Tensor W3 = W.contiguous().view({oc, l, r});
   Tensor Y = at::matmul(W3, B);              // [oc, l, r]
-  Tensor X = at::matmul(C, Y).contiguous();  // [oc, l, r], centred in place below
+  Tensor X = left_mul(C, Y);                 // [oc, l, r], centred in place below
   Tensor G = with_grad ? at::empty_like(X) : Tensor();
   KotmsLoss out;
   AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "kotms_loss", [&] {
@@ -209,7 +217,7 @@ KotmsLoss kotms_loss(const Tensor& W, const Tensor& P_r, const Tensor& P_l, cons
   out.loss = out.nll + cfg.balance_w * out.bal;
   if (!with_grad) return out;
   Tensor G_C = at::tensordot(G, Y, {0, 2}, {0, 2});                       // [l, l]
-  Tensor Gy = at::matmul(C.t(), G);                                         // [oc, l, r]
+  Tensor Gy = left_mul(C.t(), G);                                           // [oc, l, r]
   Tensor G_B = W3.reshape({oc * l, r}).t().mm(Gy.reshape({oc * l, r}));   // [r, r]
   out.grad_P_r = cayley_backward(P_r, B, G_B);
   out.grad_P_l = cayley_backward(P_l, C, G_C);
