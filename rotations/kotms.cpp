@@ -25,7 +25,7 @@ constexpr double kEps = 1e-10;  // the reference's clamp of c and sigmas
 
 template <class T>
 struct RowConst {
-  T c, s0, s1, a0, a1, s0sq, s1sq;  // a = log2pi + 2 log s
+  T c, s0, s1, a0, a1, i0, i1;  // a = log2pi + 2 log s, i = 1 / s^2
 };
 
 // Centres each row of X [oc, ic] in place and returns per-row constants.
@@ -46,8 +46,8 @@ RowConst<T> centre_row(T* x, int64_t ic, const KotmsConfig& cfg) {
   const T log2pi = T(std::log(2.0 * M_PI));
   k.a0 = log2pi + T(2) * std::log(k.s0);
   k.a1 = log2pi + T(2) * std::log(k.s1);
-  k.s0sq = k.s0 * k.s0;
-  k.s1sq = k.s1 * k.s1;
+  k.i0 = T(1) / (k.s0 * k.s0);
+  k.i1 = T(1) / (k.s1 * k.s1);
   return k;
 }
 
@@ -55,14 +55,14 @@ RowConst<T> centre_row(T* x, int64_t ic, const KotmsConfig& cfg) {
 template <class T>
 inline T mixture(T x, const RowConst<T>& k, T resp[3]) {
   const T dn = x + k.c, dp = x - k.c;
-  T z[3] = {T(-0.5) * (k.a1 + dn * dn / k.s1sq), T(-0.5) * (k.a0 + x * x / k.s0sq),
-            T(-0.5) * (k.a1 + dp * dp / k.s1sq)};
+  T z[3] = {T(-0.5) * (k.a1 + dn * dn * k.i1), T(-0.5) * (k.a0 + x * x * k.i0),
+            T(-0.5) * (k.a1 + dp * dp * k.i1)};
   T M = std::max(z[0], std::max(z[1], z[2]));
   T e0 = std::exp(z[0] - M), e1 = std::exp(z[1] - M), e2 = std::exp(z[2] - M);
-  T s = e0 + e1 + e2;
-  resp[0] = e0 / s;
-  resp[1] = e1 / s;
-  resp[2] = e2 / s;
+  T s = e0 + e1 + e2, is = T(1) / s;
+  resp[0] = e0 * is;
+  resp[1] = e1 * is;
+  resp[2] = e2 * is;
   return M + std::log(s);
 }
 
@@ -122,8 +122,8 @@ void trigauss(T* X, int64_t oc, int64_t ic, const KotmsConfig& cfg, T* G, double
         const T gbar = resp[0] * gk[0] + resp[1] * gk[1] + resp[2] * gk[2];
         T dz[3];
         for (int q = 0; q < 3; ++q) dz[q] = -resp[q] * invN + bw * resp[q] * (gk[q] - gbar);
-        const T v = -(dz[0] * (x[j] + k.c) / k.s1sq + dz[1] * x[j] / k.s0sq +
-                      dz[2] * (x[j] - k.c) / k.s1sq);
+        const T v = -(dz[0] * (x[j] + k.c) * k.i1 + dz[1] * x[j] * k.i0 +
+                      dz[2] * (x[j] - k.c) * k.i1);
         gr[j] = v;
         gsum += double(v);
       }
