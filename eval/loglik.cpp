@@ -24,40 +24,52 @@ int64_t window_of(const Model& m, int64_t max_length) {
 struct Row {
   std::vector<int32_t> inp;    // (context + continuation) cut to the window, without its last token
   std::vector<int32_t> cont;   // the scored targets: the last cont.size() tokens of the sequence
-  size_t req = 0;
+  size_t req = 0, group = 0;
+  bool truncated = false;
   int64_t first() const { return int64_t(inp.size() - cont.size()); }   // first scored position
 };
 
 Row make_row(const LlRequest& r, size_t index, int64_t window) {
   TWLA_CHECK(!r.context.empty() && !r.continuation.empty(), "loglikelihood request ", index,
              " has an empty context or continuation; build requests with encode_pair()");
-  TWLA_CHECK(int64_t(r.continuation.size()) <= window, "loglikelihood request ", index, ": the ",
-             "continuation has ", r.continuation.size(), " tokens, more than the model window ",
-             window, "; it cannot be scored");
   std::vector<int32_t> full = r.context;
   full.insert(full.end(), r.continuation.begin(), r.continuation.end());
   const size_t start = full.size() > size_t(window) + 1 ? full.size() - size_t(window) - 1 : 0;
   Row row;
   row.inp.assign(full.begin() + int64_t(start), full.end() - 1);
-  row.cont = r.continuation;
+  // A continuation longer than the window (lm-eval asserts) keeps its last `window` tokens.
+  const size_t c = std::min(r.continuation.size(), size_t(window));
+  row.cont.assign(r.continuation.end() - int64_t(c), r.continuation.end());
+  row.truncated = c < r.continuation.size();
   row.req = index;
   return row;
 }
 
 struct Group {
   std::vector<size_t> rows;
-  int64_t prefix = 0, longest = 0;
+  int64_t prefix = 0;   // tokens every row shares, ending before any row's first scored position
 };
 
-struct Batch {
+// Group prefixes, right-padded to the longest in the batch: positions past a group's own prefix
+// are junk that nothing reads (causal attention; the suffix rows take only their first P keys).
+struct PrefixBatch {
+  Tensor ids, h;   // [G, Pmax] int64, [G, Pmax, hidden]
+  Tensor k, v;     // this block's keys/values [G, kvh, Pmax, hd], while the block runs
+};
+
+// Rows that continue prefixes of length P (their group's prefix may be longer: those tokens are
+// re-run as part of the suffix), right-padded to S. Rows are ordered by their prefix batch so
+// the KV gather is one index_select per source batch.
+struct SuffixBatch {
   std::vector<size_t> rows;
   int64_t P = 0, S = 0;
-  Tensor prefix_ids, suffix_ids, row_group;   // [G, P], [R, S] int64, [R] int64
-  Tensor hp, hs;                              // hidden states [G, P, hidden], [R, S, hidden]
+  Tensor ids, h;                                          // [R, S] int64, [R, S, hidden]
+  std::vector<std::pair<size_t, Tensor>> sources;         // prefix batch, [n] indices into it
 };
 
-Tensor ids_tensor(const std::vector<const int32_t*>& starts, int64_t n, int64_t T,
-                  const std::vector<int64_t>& lens) {
+Tensor ids_tensor(const std::vector<const int32_t*>& starts, const std::vector<int64_t>& lens,
+                  int64_t T) {
+  const int64_t n = int64_t(starts.size());
   Tensor t = at::zeros({n, T}, at::kLong);
   auto* p = t.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i)
@@ -65,58 +77,115 @@ Tensor ids_tensor(const std::vector<const int32_t*>& starts, int64_t n, int64_t 
   return t;
 }
 
-Batch make_batch(const std::vector<Row>& rows, const std::vector<Group>& groups,
-                 const std::vector<size_t>& gs) {
-  Batch b;
-  b.P = groups[gs.back()].prefix;
-  for (size_t g : gs) b.P = std::min(b.P, groups[g].prefix);
-  std::vector<const int32_t*> pre, suf;
-  std::vector<int64_t> pre_len, suf_len, row_group;
-  for (size_t k = 0; k < gs.size(); ++k) {
-    const Group& g = groups[gs[k]];
-    pre.push_back(rows[g.rows[0]].inp.data());
-    pre_len.push_back(b.P);
-    for (size_t r : g.rows) {
-      b.rows.push_back(r);
-      suf.push_back(rows[r].inp.data() + b.P);
-      suf_len.push_back(int64_t(rows[r].inp.size()) - b.P);
-      b.S = std::max(b.S, suf_len.back());
-      row_group.push_back(int64_t(k));
+// The batches of one chunk of groups. slot[g] = (prefix batch, index) of group g.
+struct Chunk {
+  std::vector<PrefixBatch> pre;
+  std::vector<SuffixBatch> suf;
+};
+
+Chunk make_chunk(const std::vector<Row>& rows, const std::vector<Group>& groups,
+                 const std::vector<size_t>& gs, size_t per) {
+  Chunk c;
+  std::map<size_t, std::pair<size_t, int64_t>> slot;
+  std::vector<size_t> with_prefix;
+  for (size_t g : gs)
+    if (groups[g].prefix > 0) with_prefix.push_back(g);   // gs is sorted by prefix, longest first
+  for (size_t s = 0; s < with_prefix.size(); s += per) {
+    const size_t e = std::min(with_prefix.size(), s + per);
+    std::vector<const int32_t*> starts;
+    std::vector<int64_t> lens;
+    for (size_t i = s; i < e; ++i) {
+      const Group& g = groups[with_prefix[i]];
+      slot[with_prefix[i]] = {c.pre.size(), int64_t(i - s)};
+      starts.push_back(rows[g.rows[0]].inp.data());
+      lens.push_back(g.prefix);
     }
+    PrefixBatch b;
+    b.ids = ids_tensor(starts, lens, lens.front());
+    c.pre.push_back(std::move(b));
   }
-  if (b.P > 0) b.prefix_ids = ids_tensor(pre, int64_t(gs.size()), b.P, pre_len);
-  b.suffix_ids = ids_tensor(suf, int64_t(b.rows.size()), b.S, suf_len);
-  b.row_group = at::tensor(row_group, at::kLong);
-  return b;
+  std::vector<size_t> order;
+  for (size_t g : gs) order.insert(order.end(), groups[g].rows.begin(), groups[g].rows.end());
+  auto prefix_of = [&](size_t r) { return groups[rows[r].group].prefix; };
+  // Buckets of 4 prefix lengths: a row re-runs < 4 of its group's prefix tokens, and within a
+  // bucket rows sort by suffix length, so batches pad little (measured best of 1, 4, 8, 16, inf).
+  auto bucket = [&](size_t r) { return prefix_of(r) == 0 ? -1 : prefix_of(r) / 4; };
+  auto suffix = [&](size_t r) { return int64_t(rows[r].inp.size()) - prefix_of(r); };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (bucket(a) != bucket(b)) return bucket(a) > bucket(b);
+    if (suffix(a) != suffix(b)) return suffix(a) > suffix(b);
+    return prefix_of(a) > prefix_of(b);
+  });
+  for (size_t s = 0; s < order.size(); s += per) {
+    SuffixBatch b;
+    b.rows.assign(order.begin() + int64_t(s), order.begin() + int64_t(std::min(order.size(), s + per)));
+    b.P = prefix_of(b.rows.front());
+    for (size_t r : b.rows) b.P = std::min(b.P, prefix_of(r));
+    if (b.P > 0)   // contiguous by source prefix batch
+      std::stable_sort(b.rows.begin(), b.rows.end(), [&](size_t x, size_t y) {
+        return slot[rows[x].group] < slot[rows[y].group];
+      });
+    std::vector<const int32_t*> starts;
+    std::vector<int64_t> lens, idx;
+    for (size_t k = 0; k < b.rows.size(); ++k) {
+      const Row& r = rows[b.rows[k]];
+      starts.push_back(r.inp.data() + b.P);
+      lens.push_back(int64_t(r.inp.size()) - b.P);
+      b.S = std::max(b.S, lens.back());
+      if (b.P == 0) continue;
+      const auto [pb, i] = slot[r.group];
+      if (b.sources.empty() || b.sources.back().first != pb) {
+        if (!b.sources.empty()) b.sources.back().second = at::tensor(idx, at::kLong);
+        b.sources.push_back({pb, Tensor()});
+        idx.clear();
+      }
+      idx.push_back(i);
+    }
+    if (!b.sources.empty()) b.sources.back().second = at::tensor(idx, at::kLong);
+    b.ids = ids_tensor(starts, lens, b.S);
+    c.suf.push_back(std::move(b));
+  }
+  return c;
 }
 
-// Runs a chunk of batches through every block, one block resident at a time.
-void forward_chunk(const Model& m, const LinearOps& ops, std::vector<Batch*>& chunk, Progress& prog) {
-  for (Batch* b : chunk) {
-    if (b->P > 0) b->hp = m.embed(b->prefix_ids);
-    b->hs = m.embed(b->suffix_ids);
-  }
+// Runs a chunk through every block, one block resident at a time.
+void forward_chunk(const Model& m, const LinearOps& ops, Chunk& c, Progress& prog) {
+  for (auto& b : c.pre) b.h = m.embed(b.ids);
+  for (auto& b : c.suf) b.h = m.embed(b.ids);
   for (int i = 0; i < m.n_blocks(); ++i) {
     const Block blk = m.load_block(i);
-    for (Batch* b : chunk) {
-      if (b->P > 0) {
-        KvCache kv;
-        b->hp = m.block_forward(blk, b->hp, ops, 0, &kv);
-        kv.k = kv.k.index_select(0, b->row_group);   // [R, kvh, P, hd]: each row's group prefix
-        kv.v = kv.v.index_select(0, b->row_group);
-        b->hs = m.block_forward(blk, b->hs, ops, b->P, &kv);
+    for (auto& b : c.pre) {
+      KvCache kv;
+      b.h = m.block_forward(blk, b.h, ops, 0, &kv);
+      b.k = kv.k;
+      b.v = kv.v;
+      prog.tick();
+    }
+    for (auto& b : c.suf) {
+      if (b.P == 0) {
+        b.h = m.block_forward(blk, b.h, ops);
       } else {
-        b->hs = m.block_forward(blk, b->hs, ops);
+        std::vector<Tensor> ks, vs;
+        for (const auto& [pb, idx] : b.sources) {
+          ks.push_back(c.pre[pb].k.narrow(2, 0, b.P).index_select(0, idx));
+          vs.push_back(c.pre[pb].v.narrow(2, 0, b.P).index_select(0, idx));
+        }
+        KvCache kv;
+        kv.k = ks.size() == 1 ? ks[0] : at::cat(ks, 0);   // [R, kvh, P, hd]
+        kv.v = vs.size() == 1 ? vs[0] : at::cat(vs, 0);
+        b.h = m.block_forward(blk, b.h, ops, b.P, &kv);
       }
       prog.tick();
     }
+    for (auto& b : c.pre) b.k = b.v = Tensor();
   }
+  c.pre.clear();
 }
 
 // Log-probs of the scored tokens of every row of a batch, from its final hidden states.
-void score_batch(const Model& m, const std::vector<Row>& rows, Batch& b,
+void score_batch(const Model& m, const std::vector<Row>& rows, SuffixBatch& b,
                  std::vector<LlResult>& out) {
-  const int64_t hidden = b.hs.size(2);
+  const int64_t hidden = b.h.size(2);
   std::vector<int64_t> pos, tgt;
   for (size_t k = 0; k < b.rows.size(); ++k) {
     const Row& r = rows[b.rows[k]];
@@ -125,9 +194,8 @@ void score_batch(const Model& m, const std::vector<Row>& rows, Batch& b,
       tgt.push_back(r.cont[j]);
     }
   }
-  Tensor h = b.hs.reshape({-1, hidden}).index_select(0, at::tensor(pos, at::kLong));  // [N, hidden]
-  b.hp = Tensor();
-  b.hs = Tensor();
+  Tensor h = b.h.reshape({-1, hidden}).index_select(0, at::tensor(pos, at::kLong));  // [N, hidden]
+  b.h = Tensor();
   h = m.norm(h);
   const int64_t N = h.size(0), V = m.head_weight().size(0);
   const int64_t slice = std::max<int64_t>(1, (int64_t(1) << 24) / V);   // logits <= 64 MiB at once
@@ -149,6 +217,7 @@ void score_batch(const Model& m, const std::vector<Row>& rows, Batch& b,
     const Row& r = rows[b.rows[k]];
     LlResult res;
     res.is_greedy = true;
+    res.truncated = r.truncated;
     for (size_t j = 0; j < r.cont.size(); ++j, ++at) {
       res.logprob += lp[at];
       res.is_greedy = res.is_greedy && greedy[at];
@@ -190,18 +259,14 @@ std::vector<LlResult> loglikelihood(const Model& m, const LinearOps& ops,
   rows.reserve(reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i) rows.push_back(make_row(reqs[i], i, window));
 
-  // Groups in first-appearance order; the shared prefix stops before any row's first scored
-  // position, so no logits are ever needed from the prefix.
-  std::vector<Group> groups;
+  std::vector<Group> groups;   // in first-appearance order
   std::map<int64_t, size_t> by_id;
   for (size_t i = 0; i < rows.size(); ++i) {
     size_t g = groups.size();
-    if (reqs[i].group >= 0) {
-      auto it = by_id.emplace(reqs[i].group, groups.size()).first;
-      g = it->second;
-    }
+    if (reqs[i].group >= 0) g = by_id.emplace(reqs[i].group, groups.size()).first->second;
     if (g == groups.size()) groups.emplace_back();
     groups[g].rows.push_back(i);
+    rows[i].group = g;
   }
   for (Group& g : groups) {
     const Row& r0 = rows[g.rows[0]];
@@ -211,39 +276,44 @@ std::vector<LlResult> loglikelihood(const Model& m, const LinearOps& ops,
       int64_t k = 0;
       while (k < p && k < int64_t(row.inp.size()) && row.inp[size_t(k)] == r0.inp[size_t(k)]) ++k;
       p = std::min(k, row.first());
-      g.longest = std::max(g.longest, int64_t(row.inp.size()));
     }
     g.prefix = (o.reuse_prefix && g.rows.size() > 1) ? p : 0;
   }
-  // Longest first (lm-eval's order): similar prefixes batch together, so min(prefix) loses little.
+  // Longest prefix first (lm-eval runs longest first too); chunks bound the hidden states held.
   std::vector<size_t> order(groups.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (groups[a].prefix != groups[b].prefix) return groups[a].prefix > groups[b].prefix;
-    return groups[a].longest > groups[b].longest;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return groups[a].prefix > groups[b].prefix; });
   const size_t per = size_t(std::max(1, o.batch));
-  std::vector<Batch> batches;
-  for (size_t s = 0; s < order.size(); s += per)
-    batches.push_back(make_batch(
-        rows, groups, std::vector<size_t>(order.begin() + int64_t(s),
-                                          order.begin() + int64_t(std::min(order.size(), s + per)))));
+  const int64_t hidden = m.config().hidden_size;
+  std::vector<std::vector<size_t>> chunks(1);
+  int64_t bytes = 0;
+  for (size_t g : order) {
+    int64_t tokens = groups[g].prefix;
+    for (size_t r : groups[g].rows) tokens += int64_t(rows[r].inp.size()) - groups[g].prefix;
+    if (!chunks.back().empty() && bytes + tokens * hidden * 8 > o.chunk_bytes) {
+      chunks.emplace_back();
+      bytes = 0;
+    }
+    bytes += tokens * hidden * 8;   // x2: padding and the block's temporaries
+    chunks.back().push_back(g);
+  }
+  int64_t ticks = 0;
+  for (const auto& gs : chunks) {
+    size_t with_prefix = 0;
+    for (size_t g : gs) with_prefix += groups[g].prefix > 0;
+    size_t n_rows = 0;
+    for (size_t g : gs) n_rows += groups[g].rows.size();
+    ticks += int64_t((with_prefix + per - 1) / per + (n_rows + per - 1) / per) * m.n_blocks();
+  }
 
   std::vector<LlResult> out(reqs.size());
-  Progress prog(o.label, int64_t(batches.size()) * m.n_blocks(), "block-batches");
-  const int64_t hidden = m.config().hidden_size;
-  for (size_t s = 0; s < batches.size();) {
-    std::vector<Batch*> chunk;
-    int64_t bytes = 0;
-    while (s < batches.size()) {
-      const Batch& b = batches[s];
-      const int64_t need = (b.prefix_ids.defined() ? b.prefix_ids.numel() : 0) + b.suffix_ids.numel();
-      if (!chunk.empty() && bytes + need * hidden * 4 > o.chunk_bytes) break;
-      bytes += need * hidden * 4;
-      chunk.push_back(&batches[s++]);
-    }
-    forward_chunk(m, ops, chunk, prog);
-    for (Batch* b : chunk) score_batch(m, rows, *b, out);
+  Progress prog(o.label, ticks, "block-batches");
+  for (const auto& gs : chunks) {
+    if (gs.empty()) continue;
+    Chunk c = make_chunk(rows, groups, gs, per);
+    forward_chunk(m, ops, c, prog);
+    for (auto& b : c.suf) score_batch(m, rows, b, out);
   }
   prog.finish();
   return out;
@@ -257,6 +327,7 @@ LlResult loglikelihood_reference(const Model& m, const LinearOps& ops, const LlR
   Tensor lp = at::log_softmax(logits.to(at::kDouble), -1);
   LlResult res;
   res.is_greedy = true;
+  res.truncated = row.truncated;
   for (size_t j = 0; j < row.cont.size(); ++j) {
     const int64_t t = row.first() + int64_t(j);
     res.logprob += lp[t][row.cont[j]].item<double>();

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -158,6 +159,14 @@ TaskMetrics run_zeroshot(const Model& m, const LinearOps& ops, const Tokenizer& 
     for (double v : x) s += v;
     return s / double(x.size());
   };
+  int64_t truncated = 0;
+  for (const auto& r : res) truncated += r.truncated;
+  if (truncated > 0) {   // a departure from lm-eval (which would stop): say so in the results
+    out.values["truncated_requests"] = double(truncated);
+    std::fprintf(stderr, "warning: zero-shot %s: %ld continuations longer than the model window "
+                 "were scored on their last tokens only (lm-eval would stop)\n", task.c_str(),
+                 long(truncated));
+  }
   out.values["acc"] = mean(acc);
   out.values["acc_stderr"] = mean_stderr(acc);
   if (t->output() == TaskOutput::kLastWord) {

@@ -20,7 +20,7 @@ struct ZeroShotOptions {
   int64_t limit = -1;         // first N documents per task, as lm-eval --limit
   int64_t subsample = -1;     // then N documents drawn without replacement (seeded), file order kept
   uint64_t seed = 0;
-  int batch = 16;             // documents per forward (loglik.h)
+  int batch = 16;             // requests per forward (loglik.h)
   std::string dump_requests;  // JSONL path: every request with its tokens' ll; "" = none
   bool keep_per_example = false;
   // Beyond the lead's interface (defaults keep it):
@@ -32,7 +32,9 @@ struct ZeroShotOptions {
 
 struct TaskMetrics {
   std::map<std::string, double> values;   // "acc", "acc_stderr", "acc_norm", "acc_norm_stderr",
-                                          // "perplexity", "perplexity_stderr" (lambada)
+                                          // "perplexity", "perplexity_stderr" (lambada);
+                                          // "truncated_requests" only when some continuation
+                                          // exceeded the model window (LlResult::truncated)
   int64_t n_docs = 0;
   double seconds = 0;
   // With keep_per_example: the ll of every request, documents in order, choices in order

@@ -97,10 +97,19 @@ TEST_CASE("loglik: inputs beyond the window are cut from the left, as lm-eval") 
     q.group = 0;
     reqs.push_back(q);
   }
+  // A continuation longer than the window: only its last 512 tokens are scored.
+  LlRequest huge = encode_pair(*fx().tok, "Once upon a time", " " + longtext, true);
+  huge.group = 0;
+  REQUIRE(huge.continuation.size() > 512);
+  reqs.push_back(huge);
   REQUIRE(reqs[0].context.size() + reqs[0].continuation.size() > 513);   // window 512
   const auto got = loglikelihood(fx().m, fx().ops, reqs, LlOptions{});
-  for (size_t i = 0; i < reqs.size(); ++i)
-    CHECK(std::abs(got[i].logprob - loglikelihood_reference(fx().m, fx().ops, reqs[i]).logprob) <= 1e-4);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const LlResult ref = loglikelihood_reference(fx().m, fx().ops, reqs[i]);
+    CHECK(std::abs(got[i].logprob - ref.logprob) <= 1e-4);
+    CHECK(got[i].truncated == (i == 2));
+    CHECK(ref.truncated == (i == 2));
+  }
 }
 
 TEST_CASE("zeroshot: every task end to end on a few documents, with the request dump") {
