@@ -130,7 +130,7 @@ E2mAtqOutput e2m_atq_quantize(const Tensor& W_orig, const Tensor& H_orig,
     for (int64_t k = 0; k < G; ++k) {
       const Tensor& m = bm.masks[k];
       e2m::TernaryFit f =
-          e2m::ternarize(W1, m, bm.orders[k], S_fit, cfg.stage1_iters, cfg.stage2_iters);
+          e2m::ternarize_rows(W1, m, bm.orders[k], S_fit, cfg.stage1_iters, cfg.stage2_iters);
       Q1 += f.value * m;
       if (keep_trace) qparts.push_back(f.value);
       if (zero_output) continue;

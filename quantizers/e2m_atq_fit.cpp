@@ -202,4 +202,30 @@ TernaryFit ternarize(const Tensor& x, const Tensor& mask, int order, const Tenso
   return f;
 }
 
+TernaryFit ternarize_rows(const Tensor& x, const Tensor& mask, int order, const Tensor& S,
+                          int stage1_iters, int stage2_iters) {
+  check_inputs(x, mask);
+  const int64_t rows = x.size(0);
+  TernaryFit f;
+  f.order = order;
+  f.mu = at::empty({rows}, at::kFloat);
+  f.a0 = at::empty_like(f.mu);
+  f.a1 = at::empty_like(f.mu);
+  f.t0 = at::empty_like(x);
+  f.t1 = at::empty_like(x);
+  f.value = at::empty_like(x);
+  constexpr int64_t kRowsPerTask = 64;
+  at::parallel_for(0, rows, kRowsPerTask, [&](int64_t r0, int64_t r1) {
+    TernaryFit c = ternarize(x.narrow(0, r0, r1 - r0), mask.narrow(0, r0, r1 - r0), order, S,
+                             stage1_iters, stage2_iters);
+    f.mu.narrow(0, r0, r1 - r0).copy_(c.mu);
+    f.a0.narrow(0, r0, r1 - r0).copy_(c.a0);
+    f.a1.narrow(0, r0, r1 - r0).copy_(c.a1);
+    f.t0.narrow(0, r0, r1 - r0).copy_(c.t0);
+    f.t1.narrow(0, r0, r1 - r0).copy_(c.t1);
+    f.value.narrow(0, r0, r1 - r0).copy_(c.value);
+  });
+  return f;
+}
+
 }  // namespace twla::e2m

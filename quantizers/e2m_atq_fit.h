@@ -39,4 +39,9 @@ void relocate(TernaryFit& fit, const Tensor& x, const Tensor& mask, const Tensor
 TernaryFit ternarize(const Tensor& x, const Tensor& mask, int order, const Tensor& S,
                      int stage1_iters, int stage2_iters);
 
+// ternarize() on chunks of rows in parallel, each chunk single-threaded inside: one parallel
+// region instead of one per tensor op, and the same result on any thread count.
+TernaryFit ternarize_rows(const Tensor& x, const Tensor& mask, int order, const Tensor& S,
+                          int stage1_iters, int stage2_iters);
+
 }  // namespace twla::e2m

@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 
 #include "core/error.h"
 #include "quantizers/e2m_atq_fit.h"
+#include "quantizers/e2m_atq_rowfit.h"
 
 namespace twla::e2m {
 
@@ -55,16 +57,6 @@ std::vector<double> numpy_quantiles(std::vector<float> a, const float* q, size_t
 }
 
 namespace {
-// The sum over rows (fixed order, fp64) of per-row fp32 sums.
-double sum_rows(const Tensor& per_row) {
-  Tensor r = per_row.contiguous();
-  const float* p = r.data_ptr<float>();
-  double s = 0;
-  for (int64_t i = 0; i < r.numel(); ++i) s += p[i];
-  return s;
-}
-double sum_sq(const Tensor& E) { return sum_rows((E * E).sum(1)); }
-
 std::vector<float> to_vector(const Tensor& t) {
   Tensor c = t.contiguous().flatten();
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
@@ -75,15 +67,53 @@ constexpr double kErrorN = 2048.0 * 4096.0 * 128.0;
 // Split-1 residuals are batched through one product with S; this bounds that batch (elements).
 constexpr int64_t kBatchElems = int64_t{1} << 25;
 
-// err(i) for i < n. Candidates run in parallel, each single-threaded inside (ATen ops within a
-// parallel region run serially), so every error is the same on any thread count.
-template <class Fn>
-std::vector<double> candidate_errors(int64_t n, Fn err) {
-  std::vector<double> e(n);
-  at::parallel_for(0, n, 1, [&](int64_t b, int64_t end) {
-    for (int64_t i = b; i < end; ++i) e[i] = err(i);
+// The search's inner loop, fused per row: rows run in parallel (they are independent, so the
+// results do not depend on the thread count), candidates in order with the row in cache.
+// For candidate c, masks(c, t, lo, hi) sets the row's two masks; the residual
+// e = t - ((fit(lo) + fit(hi)) [+ base]) -- the reference's op order -- goes to sink(c, r, e, tmp).
+template <class MaskFn, class Sink>
+void for_rows(const Tensor& target, int64_t n, int order, const Tensor& base, MaskFn masks,
+              Sink sink) {
+  const int64_t oc = target.size(0), w = target.size(1);
+  Tensor tc = target.contiguous(), bc = base.defined() ? base.contiguous() : Tensor();
+  const float* pt = tc.data_ptr<float>();
+  const float* pb = bc.defined() ? bc.data_ptr<float>() : nullptr;
+  at::parallel_for(0, oc, 4, [&](int64_t r0, int64_t r1) {
+    std::vector<float> scratch(4 * w), g1(w), g2(w), e(w), tmp(w);
+    std::unique_ptr<bool[]> lo(new bool[w]), hi(new bool[w]);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* t = pt + r * w;
+      for (int64_t c = 0; c < n; ++c) {
+        masks(c, t, lo.get(), hi.get());
+        row::greedy_fit(t, lo.get(), w, order, g1.data(), scratch.data());
+        row::greedy_fit(t, hi.get(), w, order, g2.data(), scratch.data());
+        for (int64_t j = 0; j < w; ++j) {
+          float q = g1[j] + g2[j];
+          if (pb) q = q + pb[r * w + j];
+          e[j] = t[j] - q;
+        }
+        sink(c, r, e.data(), tmp.data());
+      }
+    }
   });
-  return e;
+}
+
+// MSE per candidate: per-row fp32 sums of e^2 in ATen's order, rows summed in fp64 in order.
+template <class MaskFn>
+std::vector<double> mse_errors(const Tensor& target, int64_t n, MaskFn masks) {
+  const int64_t oc = target.size(0), w = target.size(1);
+  std::vector<float> row_err(n * oc);
+  for_rows(target, n, 2, Tensor(), masks, [&](int64_t c, int64_t r, const float* e, float* tmp) {
+    for (int64_t j = 0; j < w; ++j) tmp[j] = e[j] * e[j];
+    row_err[c * oc + r] = row::aten_sum(tmp, w);
+  });
+  std::vector<double> err(n, 0.0);
+  for (int64_t c = 0; c < n; ++c) {
+    double s = 0;
+    for (int64_t r = 0; r < oc; ++r) s += row_err[c * oc + r];
+    err[c] = s / static_cast<double>(oc * w);
+  }
+  return err;
 }
 
 // The first strict minimum (the reference's `if err < best`); -1 when no error is below inf.
@@ -127,7 +157,6 @@ BlockMasks search_masks(const Tensor& W_blk, const Tensor& U_blk, const Tensor& 
   Tensor d = at::diag(U_blk).reshape({1, -1});
   Tensor target = W_blk.pow(2) / d.pow(2);                  // [oc, w]
   Tensor col_score = at::abs(target).sum(0);                // [w]
-  const double numel = static_cast<double>(oc * w);
 
   int64_t up_lim = opt.max_salient;
   if (w < up_lim) {
@@ -146,25 +175,28 @@ BlockMasks search_masks(const Tensor& W_blk, const Tensor& U_blk, const Tensor& 
     std::stable_sort(ranked.begin(), ranked.end(),
                      [p](int64_t a, int64_t b) { return p[a] > p[b]; });
   }
-  Tensor rank = at::empty({w}, at::kLong);
-  for (int64_t i = 0; i < w; ++i) rank[ranked[i]] = i;
+  std::vector<int64_t> rank_of(w);
+  for (int64_t i = 0; i < w; ++i) rank_of[ranked[i]] = i;
+  Tensor rank = at::tensor(at::ArrayRef<int64_t>(rank_of), at::kLong);
   auto top_columns = [&](int64_t k) { return (rank < k).unsqueeze(0).expand({oc, w}); };
 
   // 1. How many salient columns: order-2 greedy fits on both parts, least MSE.
   std::vector<double> err_salient;
   int64_t k = 0;
   if (opt.salient_search) {
-    err_salient = candidate_errors(std::max<int64_t>(up_lim - 1, 0), [&](int64_t i) {
-      Tensor m3 = top_columns(i + 1);
-      Tensor q = greedy_fit(target, at::logical_not(m3), 2) + greedy_fit(target, m3, 2);
-      return sum_sq(target - q) / numel;
-    });
+    err_salient = mse_errors(target, std::max<int64_t>(up_lim - 1, 0),
+                             [&](int64_t c, const float*, bool* lo, bool* hi) {
+                               for (int64_t j = 0; j < w; ++j) {
+                                 hi[j] = rank_of[j] < c + 1;   // the top c + 1 columns
+                                 lo[j] = !hi[j];
+                               }
+                             });
     k = first_min(err_salient) + 1;   // the reference starts from 1 when nothing is below inf
     if (k == 0) k = 1;
   }
   Tensor mask3 = top_columns(k).contiguous();
   Tensor nonsal = at::logical_not(mask3);
-  Tensor group3 = alternating_fit(target, mask3, 2, opt.iters).value;
+  Tensor group3 = ternarize_rows(target, mask3, 2, Tensor(), opt.iters, 0).value;
 
   BlockMasks out;
   Split split2, split1;
@@ -172,10 +204,14 @@ BlockMasks search_masks(const Tensor& W_blk, const Tensor& U_blk, const Tensor& 
   if (opt.split_salient) {
     Tensor bg = at::abs(target * mask3);
     split2.candidates = numpy_quantiles(to_vector(bg.masked_select(bg.ne(0))), kQuantileQ, 81);
-    split2.errors = candidate_errors(81, [&](int64_t i) {
-      Tensor hi = at_least(bg, mask3, split2.candidates[i]), lo = below(bg, mask3, split2.candidates[i]);
-      Tensor q = greedy_fit(target, lo, 2) + greedy_fit(target, hi, 2);
-      return sum_sq(target - q) / numel;
+    split2.errors = mse_errors(target, 81, [&](int64_t c, const float* t, bool* lo, bool* hi) {
+      const float split = static_cast<float>(split2.candidates[c]);
+      for (int64_t j = 0; j < w; ++j) {
+        const bool in = rank_of[j] < k;
+        const float v = std::fabs(t[j] * (in ? 1.f : 0.f));
+        hi[j] = in && v >= split;
+        lo[j] = in && v < split;
+      }
     });
     choose(split2, bg, mask3);
     out.masks = {split2.hi, split2.lo};
@@ -197,16 +233,27 @@ BlockMasks search_masks(const Tensor& W_blk, const Tensor& U_blk, const Tensor& 
     for (int64_t c0 = 0; c0 < 81; c0 += batch) {
       const int64_t nc = std::min<int64_t>(batch, 81 - c0);
       Tensor E = at::empty({nc, oc, w}, at::kFloat);
-      at::parallel_for(0, nc, 1, [&](int64_t b, int64_t end) {
-        for (int64_t i = b; i < end; ++i) {
-          const double s = split1.candidates[c0 + i];
-          Tensor q = (greedy_fit(target, below(bg, nonsal, s), 1) +
-                      greedy_fit(target, at_least(bg, nonsal, s), 1)) + group3;
-          E[i].copy_(target - q);
-        }
-      });
-      Tensor r = (at::matmul(E.view({nc * oc, w}), Sf).view({nc, oc, w}) * E).sum(2);   // [nc, oc]
-      for (int64_t i = 0; i < nc; ++i) split1.errors[c0 + i] = sum_rows(r[i]) / kErrorN;
+      float* pe = E.data_ptr<float>();
+      for_rows(target, nc, 1, group3,
+               [&](int64_t c, const float* t, bool* lo, bool* hi) {
+                 const float split = static_cast<float>(split1.candidates[c0 + c]);
+                 for (int64_t j = 0; j < w; ++j) {
+                   const bool in = rank_of[j] >= k;
+                   const float v = std::fabs(t[j] * (in ? 1.f : 0.f));
+                   hi[j] = in && v >= split;
+                   lo[j] = in && v < split;
+                 }
+               },
+               [&](int64_t c, int64_t r, const float* e, float*) {
+                 std::copy(e, e + w, pe + (c * oc + r) * w);
+               });
+      Tensor rs = (at::matmul(E.view({nc * oc, w}), Sf).view({nc, oc, w}) * E).sum(2).contiguous();
+      const float* pr = rs.data_ptr<float>();
+      for (int64_t i = 0; i < nc; ++i) {
+        double acc = 0;
+        for (int64_t r = 0; r < oc; ++r) acc += pr[i * oc + r];
+        split1.errors[c0 + i] = acc / kErrorN;
+      }
     }
     choose(split1, bg, nonsal);
     out.masks.push_back(split1.hi);

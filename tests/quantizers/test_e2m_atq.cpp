@@ -11,6 +11,7 @@
 #include "quantizers/e2m_atq.h"
 #include "quantizers/e2m_atq_fit.h"
 #include "quantizers/e2m_atq_masks.h"
+#include "quantizers/e2m_atq_rowfit.h"
 #include "quantizers/hessian.h"
 #include "quantizers/quantizer.h"
 #include "tests/catch.h"
@@ -80,6 +81,43 @@ TEST_CASE("e2m golden: ternary fitting primitives", "[e2m]") {
   }
   std::printf("golden e2m_atq_primitives_16x128: worst |diff|/(1e-5|ref|+1e-7) = %.3g (pass <= 1)\n",
               worst);
+}
+
+TEST_CASE("e2m: fused row kernels are bit-identical to the tensor code", "[e2m]") {
+  // The summation order of ATen's CPU sum, every row length class (scalar, vector, cascade).
+  for (int64_t n : {1, 3, 5, 7, 8, 9, 33, 40, 64, 100, 127, 128, 256, 512, 1000, 4096}) {
+    CAPTURE(n);
+    Tensor x = randn({16, n}, n) * 1000;
+    Tensor s = x.sum(1), ns = at::nansum(at::where(x > 1000, at::full_like(x, NAN), x), {1});
+    for (int64_t r = 0; r < 16; ++r) {
+      CHECK(e2m::row::aten_sum(x[r].data_ptr<float>(), n) == s[r].item<float>());
+      Tensor z = at::where(x[r] > 1000, at::zeros_like(x[r]), x[r]).contiguous();
+      CHECK(e2m::row::aten_sum(z.data_ptr<float>(), n) == ns[r].item<float>());
+    }
+  }
+  // Greedy fits on the golden primitives' masks and on random masks of several widths.
+  auto g = test::load_golden("e2m_atq_primitives_16x128");
+  std::vector<std::pair<Tensor, Tensor>> cases;
+  for (const char* m : {"rand", "cols", "emptyrow", "full"})
+    cases.push_back({g.f32("x"), g.t(std::string("mask.") + m).to(at::kBool)});
+  for (int64_t w : {5, 40, 44, 64, 128, 256, 512}) {
+    Tensor x = randn({12, w}, 100 + w).abs();
+    cases.push_back({x, randn({12, w}, 200 + w) > 0.3});
+  }
+  for (auto& [x, mask] : cases) {
+    const int64_t rows = x.size(0), w = x.size(1);
+    CAPTURE(w);
+    for (int order : {1, 2}) {
+      Tensor ref = e2m::greedy_fit(x, mask, order);
+      Tensor got = at::empty_like(x);
+      Tensor mb = mask.contiguous();
+      std::vector<float> scratch(4 * w);
+      for (int64_t r = 0; r < rows; ++r)
+        e2m::row::greedy_fit(x[r].data_ptr<float>(), mb[r].data_ptr<bool>(), w, order,
+                        got[r].data_ptr<float>(), scratch.data());
+      CHECK(at::equal(got, ref));
+    }
+  }
 }
 
 TEST_CASE("e2m: numpy quantile rule", "[e2m]") {
