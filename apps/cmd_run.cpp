@@ -54,7 +54,7 @@ po::variables_map parse(const Args& a, po::options_description& desc,
 int run_trees(const std::vector<SweepRun>& runs, const RunOptions& opt, bool quiet) {
   std::vector<RunRecord> records;
   for (size_t i = 0; i < runs.size(); ++i) {
-    if (!quiet) std::cerr << "== run " << i + 1 << "/" << runs.size() << ": " << runs[i].name << "\n";
+    if (!quiet && runs.size() > 1) std::cerr << "== run " << i + 1 << "/" << runs.size() << ": " << runs[i].name << "\n";
     records.push_back(run_experiment(runs[i].tree, opt));
   }
   std::cout << report_markdown(records);

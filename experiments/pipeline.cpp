@@ -2,6 +2,8 @@
 #include "experiments/pipeline.h"
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -170,6 +172,9 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
                          " windows" + (r.kl >= 0 ? ", KL " + fixed(r.kl, 4) : ""));
   }
   rec.timings["total"] = since(t_start);
+  // Tests kill the process here, as a Slurm preemption would, to check nothing half-written stays.
+  if (const char* f = std::getenv("TWLA_TEST_KILL_BEFORE_WRITE"); f && std::string(f) == d.name)
+    std::raise(SIGKILL);
   write_run(h5, rec);
   log(opt, d.name, "wrote " + h5);
   return rec;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/progress.h"
+#include "experiments/calibration.h"
 
 namespace twla {
 
@@ -35,8 +36,19 @@ std::vector<LayerRecord> quantize_weights(Model& model, const WeightsContext& ct
   const bool rotate = !ctx.rot.is_identity();
   const bool quantize = ctx.desc.quantizer.name != "fp";
   if (!rotate && !quantize) return out;
-  TWLA_CHECK(!ctx.quant.needs_calibration(), "quantizer '", ctx.desc.quantizer.name,
-             "' needs the sequential calibration flow, which this build does not have yet");
+  if (quantize && ctx.quant.needs_calibration()) {
+    // Rotation fused first, so calibration sees rotated weights and (online) rotated inputs.
+    if (rotate) {
+      for (int b = 0; b < model.n_blocks(); ++b) {
+        Block blk = model.load_block(b);
+        for (const auto& name : block_linear_names(b)) {
+          ctx.rot.prepare(LinearRef{name, b, blk.W.at(name)});
+          model.set_weight(name, dense(ctx.rot.weight(name, blk.W.at(name))));
+        }
+      }
+    }
+    return calibrate_and_quantize(model, ctx, run_dir);
+  }
   Progress prog("weights", model.n_blocks(), "blocks");
   for (int b = 0; b < model.n_blocks(); ++b) {
     Block blk = model.load_block(b);

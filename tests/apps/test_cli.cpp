@@ -1,0 +1,143 @@
+// tests/apps/test_cli.cpp: the real `twla` binary: bad input gives one clear line (never a
+// libtorch trace), and a run killed mid-way leaves no half-written results.h5 and finishes when
+// run again.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/fs.h"
+#include "core/paths.h"
+#include "core/safetensors.h"
+#include "results/run_file.h"
+#include "tests/catch.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+struct Result {
+  int code = -1;
+  std::string err;
+};
+
+// Runs twla with args (a shell string) and captures stderr.
+Result run_twla(const std::string& args, const std::string& env = "") {
+  auto errf = fs::temp_directory_path() / ("twla-cli-err-" + std::to_string(::getpid()));
+  std::string cmd = env + " " + TWLA_BINARY + " " + args + " >/dev/null 2>" + errf.string();
+  int st = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.err = twla::read_file(errf.string());
+  fs::remove(errf);
+  return r;
+}
+
+fs::path temp_dir(const std::string& tag) {
+  auto p = fs::temp_directory_path() / ("twla-cli-" + tag + "-" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+std::string write(const fs::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+int lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+std::string stories() { return twla::data_dir() + "/models/stories260K"; }
+
+// One line, "twla run: error: ..." containing every needle.
+void check_one_line_error(const Result& r, const std::vector<std::string>& needles) {
+  CAPTURE(r.err);
+  CHECK(r.code == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("error: ") != std::string::npos);
+  for (const auto& n : needles) CHECK(r.err.find(n) != std::string::npos);
+}
+}  // namespace
+
+TEST_CASE("cli: bad input gives one clear line", "[cli]") {
+  auto d = temp_dir("bad");
+  std::string base = "model: {path: " + stories() + "}\neval: {tasks: [tinystories], seqlen: 64, max_windows: 2}\noutput: " + d.string() + "\n";
+  check_one_line_error(run_twla("run " + write(d / "a.yaml", base + "quantiser: rtn\n")),
+                       {"quantiser", "did you mean 'quantizer'"});
+  check_one_line_error(run_twla("run " + write(d / "b.yaml", base + "calibration: {nsamples: many}\n")),
+                       {"calibration.nsamples", "an integer"});
+  check_one_line_error(run_twla("run " + write(d / "c.yaml", "model: {path: /no/such/model}\n")),
+                       {"/no/such/model"});
+  check_one_line_error(run_twla("run " + (d / "missing.yaml").string()), {"missing.yaml", "does not exist"});
+  check_one_line_error(run_twla("run " + write(d / "e.yaml", base + "quantizer: {name: rtn, bits: 12}\n")),
+                       {"quantizer.bits"});
+  // A truncated safetensors file (a copy: ../shared is read-only).
+  auto m = d / "model";
+  fs::create_directories(m);
+  for (auto f : {"config.json", "tokenizer.model", "tokenizer_config.json"})
+    fs::copy_file(stories() + "/" + f, m / f);
+  std::string st = twla::read_file(stories() + "/model.safetensors");
+  write(m / "model.safetensors", st.substr(0, 5000));
+  check_one_line_error(run_twla("eval --model " + m.string() + " --tasks tinystories --out " + d.string()),
+                       {"model.safetensors"});
+  // A missing data file: a data dir that holds the model but no datasets.
+  auto dd = d / "data-dir";
+  fs::create_directories(dd / "models");
+  fs::copy(stories(), dd / "models" / "stories260K");
+  check_one_line_error(
+      run_twla("eval --data-dir " + dd.string() + " --model " + (dd / "models/stories260K").string() +
+           " --tasks wikitext2 --out " + d.string()),
+      {"wiki.test.raw", "--data-dir"});
+  fs::remove_all(d);
+}
+
+TEST_CASE("cli: a run killed before its results are written leaves nothing half-written", "[cli]") {
+  auto d = temp_dir("kill");
+  std::string desc = write(d / "k.yaml", "name: k\nmodel: {path: " + stories() +
+                                             "}\nquantizer: ternary-absmean\neval: {tasks: [tinystories], "
+                                             "seqlen: 64, max_windows: 4}\noutput: " + d.string() + "\n");
+  auto killed = run_twla("run " + desc, "TWLA_TEST_KILL_BEFORE_WRITE=k");
+  CHECK(killed.code == 128 + SIGKILL);
+  CHECK(!fs::exists(d / "k" / "results.h5"));
+  auto again = run_twla("run " + desc);
+  CHECK(again.code == 0);
+  auto r = twla::read_run((d / "k" / "results.h5").string());
+  CHECK(r.status == "done");
+  CHECK(r.metrics.count("ppl/tinystories") == 1);
+  fs::remove_all(d);
+}
+
+TEST_CASE("cli: a calibrated run killed after block k resumes to identical results", "[cli][resume]") {
+  auto d = temp_dir("resume");
+  auto desc = [&](const std::string& name) {
+    return write(d / (name + ".yaml"),
+                 "name: " + name + "\nmodel: {path: " + stories() +
+                     "}\nquantizer: {name: gptq, bits: 3}\ncalibration: {nsamples: 4, seqlen: 64}\n"
+                     "eval: {tasks: [tinystories], seqlen: 64, max_windows: 4}\noutput: " +
+                     d.string() + "\n");
+  };
+  auto whole = run_twla("run " + desc("a"));
+  REQUIRE(whole.code == 0);
+  auto killed = run_twla("run " + desc("b"), "TWLA_TEST_KILL_AFTER_BLOCK=1");
+  CHECK(killed.code == 128 + SIGKILL);
+  CHECK(fs::exists(d / "b" / "ckpt" / "block_1.safetensors"));
+  CHECK(!fs::exists(d / "b" / "ckpt" / "block_2.safetensors"));
+  CHECK(!fs::exists(d / "b" / "results.h5"));
+  auto resumed = run_twla("run " + desc("b"));
+  REQUIRE(resumed.code == 0);
+  auto ra = twla::read_run((d / "a" / "results.h5").string());
+  auto rb = twla::read_run((d / "b" / "results.h5").string());
+  CHECK(ra.metrics == rb.metrics);
+  // Packed weights bit-identical (the checkpoints' timing fields naturally differ).
+  for (int blk = 0; blk < 5; ++blk) {
+    std::string f = "/ckpt/block_" + std::to_string(blk) + ".safetensors";
+    twla::SafetensorsFile fa((d / "a").string() + f), fb((d / "b").string() + f);
+    REQUIRE(fa.names() == fb.names());
+    for (const auto& n : fa.names()) CHECK(at::equal(fa.load_raw(n), fb.load_raw(n)));
+  }
+  fs::remove_all(d);
+}
