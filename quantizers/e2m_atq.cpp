@@ -153,20 +153,10 @@ E2mAtqOutput e2m_atq_quantize(const Tensor& W_orig, const Tensor& H_orig,
     }
     if (keep_trace) {
       E2mBlockTrace t;
+      static_cast<e2m::MaskSearchTrace&>(t) = std::move(mt);
       t.col_begin = st;
       t.col_end = ed;
       t.W_in = W_in;
-      t.target = mt.target;
-      t.col_score = mt.col_score;
-      t.ranked_cols = mt.ranked_cols;
-      t.err_salient = mt.err_salient;
-      t.n_salient = mt.n_salient;
-      t.split2_candidates = mt.split2_candidates;
-      t.err_split2 = mt.err_split2;
-      t.split2_index = mt.split2_index;
-      t.split1_candidates = mt.split1_candidates;
-      t.err_split1 = mt.err_split1;
-      t.split1_index = mt.split1_index;
       t.masks = bm.masks;
       t.orders = bm.orders;
       t.qparts = qparts;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/types.h"
+#include "quantizers/e2m_atq_masks.h"
 
 namespace twla {
 
@@ -34,7 +35,8 @@ struct E2mAtqConfig {
     v("split_salient", split_salient, "split the salient columns into two groups by magnitude");
     v("order2", order2, "salient groups use order-2 (two trit planes); false: order 1");
     v("stage2", stage2, "refit mu/alphas under the output metric S (frozen codes)");
-    v("feedback", feedback, "GPTQ error feedback; false: plain per-block fits (RTN)");
+    v("feedback", feedback, "GPTQ error feedback; false: plain per-block fits (RTN; the "
+                            "reference's RTN branch also skips stage 2: add stage2: false)");
     v("stage1_iters", stage1_iters, "Euclidean alternation iterations");
     v("stage2_iters", stage2_iters, "output-metric refit iterations");
     v("compat_reference", compat_reference,
@@ -45,16 +47,11 @@ struct E2mAtqConfig {
 // Throws Error naming `path`.field and a fix when a field is out of range.
 void validate(const E2mAtqConfig& cfg, const std::string& path);
 
-// Per-block intermediates (the golden vectors' block<k>.* tensors).
-struct E2mBlockTrace {
+// Per-block intermediates (the golden vectors' block<k>.* tensors): the mask search's trace
+// (target, col_score, ranked columns, error curves, choices) plus the block's input and fits.
+struct E2mBlockTrace : e2m::MaskSearchTrace {
   int64_t col_begin = 0, col_end = 0;
   Tensor W_in;                          // [oc, w] block weights entering the block
-  Tensor target, col_score;             // [oc, w], [w]
-  std::vector<int64_t> ranked_cols;     // first max_salient columns by col_score
-  std::vector<double> err_salient;
-  int n_salient = 0;
-  std::vector<double> split2_candidates, err_split2, split1_candidates, err_split1;
-  int split2_index = -1, split1_index = -1;
   std::vector<Tensor> masks;            // bool [oc, w], reference order
   std::vector<int> orders;
   std::vector<Tensor> qparts;           // [oc, w] fit of each mask (0 outside it)
