@@ -24,6 +24,7 @@ const std::map<std::string, Command>& commands() {
       {"describe", {cmd_describe, "list plugins and descriptor fields: twla describe [quantizer [rtn]]"}},
       {"show", {cmd_show, "print one result file: twla show runs/x/results.h5"}},
       {"bench", {cmd_bench, "speed checks: twla bench kernels [--shape 16384x16384] [--batch 1,4,16] [--json F]"}},
+      {"check-golden", {cmd_check_golden, "run every golden case in a folder: twla check-golden [DIR] (default <data-dir>/golden)"}},
       {"report", {cmd_report, "table of every run below a folder: twla report runs/ [--latex|--csv]"}},
   };
   return c;
@@ -32,7 +33,7 @@ const std::map<std::string, Command>& commands() {
 void usage() {
   std::cout << "twla: ternary-weight, 4-bit-activation post-training quantization (TWLA)\n\n"
                "usage: twla <command> [args]   (twla <command> --help for its flags)\n\n";
-  for (const auto& [name, c] : commands()) std::cout << "  " << name << std::string(10 - name.size(), ' ') << c.help << "\n";
+  for (const auto& [name, c] : commands()) std::cout << "  " << name << std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') << c.help << "\n";
   std::cout << "\nglobal flags: --data-dir DIR (or TWLA_DATA; default ../shared), --threads N, --quiet\n";
 }
 }  // namespace
