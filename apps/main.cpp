@@ -5,6 +5,8 @@
 #include <map>
 
 #include <ATen/ATen.h>
+#include <cstdlib>
+#include <unistd.h>
 
 #include "apps/commands.h"
 #include "core/error.h"
@@ -50,6 +52,13 @@ int main(int argc, char** argv) {
     for (const auto& kv : commands()) names.push_back(kv.first);
     std::cerr << "twla: unknown command '" << name << "'" << twla::did_you_mean(name, names) << "\n";
     return 2;
+  }
+  // libgomp spin-waits by default; on a shared 2-core machine that made 2 threads 20-40x slower
+  // than 1. libgomp reads its environment when it is loaded, before main, so choose passive
+  // waiting (unless the user chose) and start again once with it.
+  if (!std::getenv("OMP_WAIT_POLICY")) {
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
   }
   // Trained models produce subnormal floats in attention and the MLP, which run ~2x slower on
   // x86. Threads inherit this flag, so set it before ATen starts its thread pool.

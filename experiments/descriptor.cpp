@@ -49,6 +49,13 @@ YAML::Node load_with_includes(const std::string& path, int depth) {
   }
   return merge(base, n);
 }
+template <class T>
+void propagate_compat(const Registry<T>& r, PluginSpec& spec) {
+  const YAML::Node& params = spec.params;
+  if (!r.contains(spec.name) || params["compat_reference"]) return;
+  for (const auto& f : r.at(spec.name).fields(""))
+    if (f.path == "compat_reference") spec.params["compat_reference"] = true;
+}
 }  // namespace
 
 void set_dotted(YAML::Node& root, const std::string& key, const YAML::Node& value) {
@@ -104,6 +111,13 @@ Descriptor parse_descriptor(const YAML::Node& tree, YAML::Node* resolved) {
              "folder such as ${data}/models/stories260K");
   TWLA_CHECK(d.compat == "fixed" || d.compat == "reference", "descriptor field 'compat' is '",
              d.compat, "'; use fixed or reference");
+  // `compat: reference` reaches every plugin that has a compat_reference switch (unless the
+  // descriptor sets that plugin's switch itself).
+  if (d.compat == "reference") {
+    propagate_compat(quantizers(), d.quantizer);
+    propagate_compat(rotations(), d.rotation);
+    propagate_compat(allocators(), d.activations.allocator);
+  }
   // Instantiating the plugins checks their fields now, before any work starts.
   auto q = quantizers().make(d.quantizer, "quantizer");
   auto r = rotations().make(d.rotation, "rotation");

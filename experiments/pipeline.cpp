@@ -121,6 +121,18 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   WeightsContext wc{d, *tok, *quant, *rot, opt.quiet};
   rec.layers = quantize_weights(model, wc, dir);
   rec.timings["quantize"] = since(t);
+  // What the rotation learned or chose, per linear (KOTMS losses, Hadamard constructions).
+  if (!rot->is_identity()) {
+    if (rec.layers.empty())
+      for (int b = 0; b < model.n_blocks(); ++b)
+        for (const auto& name : block_linear_names(b)) rec.layers.push_back(LayerRecord{name, b});
+    for (auto& l : rec.layers) {
+      for (const auto& [k, v] : rot->stats(l.name)) l.extra["rot/" + k] = v;
+      auto curve = rot->loss_curve(l.name);
+      if (!curve.empty()) rec.series["rotation_loss/" + l.name] = curve;
+    }
+    for (const auto& note : rot->notes()) log(opt, d.name, "rotation: " + note);
+  }
 
   AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip};
   Allocation allocation = alloc->allocate(req);

@@ -106,3 +106,14 @@ TEST_CASE("sweep: list x grid, names, duplicates", "[sweep]") {
   YAML::Node zip = YAML::Load("{zip: {calibration.seed: [0, 1, 2], eval.seqlen: [8, 16]}}");
   CHECK(has(error_of([&] { twla::expand_sweep(base, zip); }), "sweep.zip"));
 }
+
+TEST_CASE("descriptor: compat: reference reaches the plugins that have the switch", "[descriptor]") {
+  YAML::Node r1, r2, r3;
+  twla::parse_descriptor(YAML::Load("{model: {path: /m}, quantizer: e2m-atq, compat: reference}"), &r1);
+  CHECK(r1["quantizer"]["compat_reference"].as<bool>());
+  twla::parse_descriptor(YAML::Load("{model: {path: /m}, quantizer: e2m-atq}"), &r2);
+  CHECK(!r2["quantizer"]["compat_reference"].as<bool>());
+  twla::parse_descriptor(YAML::Load(
+      "{model: {path: /m}, quantizer: {name: e2m-atq, compat_reference: false}, compat: reference}"), &r3);
+  CHECK(!r3["quantizer"]["compat_reference"].as<bool>());
+}
