@@ -15,14 +15,6 @@
 
 namespace twla {
 
-namespace {
-std::string py_strip(const std::string& s) {
-  const char* ws = " \t\n\r\v\f";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-}  // namespace
 
 TaskDoc winogrande_doc(const std::string& sentence, const std::string& option1,
                        const std::string& option2, const std::string& answer,
@@ -33,7 +25,7 @@ TaskDoc winogrande_doc(const std::string& sentence, const std::string& option1,
   TWLA_CHECK(answer == "1" || answer == "2", where, ": field 'answer' = '", answer,
              "' is not \"1\" or \"2\"");
   TaskDoc d;
-  const std::string target = " " + py_strip(sentence.substr(i + 1));
+  const std::string target = " " + task_io::py_strip(sentence.substr(i + 1));
   for (const auto& opt : {option1, option2}) {
     d.choices.push_back(sentence.substr(0, i) + opt);   // lm-eval doc_to_choice
     d.requests.push_back({d.choices.back(), target});

@@ -17,15 +17,6 @@
 namespace twla {
 
 namespace {
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-
-std::string strip(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_space(s[b])) ++b;
-  while (e > b && is_space(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
-
 // Python str.replace: left to right, non-overlapping.
 std::string replace_all(const std::string& s, const std::string& from, const std::string& to) {
   std::string out;
@@ -41,7 +32,7 @@ std::string replace_all(const std::string& s, const std::string& from, const std
 }  // namespace
 
 std::string hellaswag_preprocess(const std::string& text) {
-  std::string s = replace_all(strip(text), " [title]", ". ");
+  std::string s = replace_all(task_io::py_strip(text), " [title]", ". ");
   // re.sub("\\[.*?\\]", "", s): '.' does not match '\n', so a '[' whose next ']' lies beyond a
   // newline (or that has none) stays.
   std::string out;

@@ -36,6 +36,9 @@ void choices(const nlohmann::json& j, const std::string& name, const Where& w,
 
 [[noreturn]] void fail(const Where& w, const std::string& what);
 
+// Python str.strip() for ASCII text: also \v, \f and \x1c..\x1f (non-ASCII spaces are kept).
+std::string py_strip(const std::string& s);
+
 }  // namespace twla::task_io
 
 namespace twla::task_io {

@@ -21,7 +21,10 @@ struct ZeroShotOptions {
   int64_t subsample = -1;     // then N documents drawn without replacement (seeded), file order kept
   uint64_t seed = 0;
   int batch = 16;             // requests per forward (loglik.h)
-  std::string dump_requests;  // JSONL path: every request with its tokens' ll; "" = none
+  // JSONL of every request (task, doc, id, line, choice, gold, context, continuation, token
+  // counts/ids, ll, is_greedy) for diffing against lm-eval's --log_samples. "{task}" in the path
+  // becomes the task name (file rewritten); without it the file is appended to. "" = none.
+  std::string dump_requests;
   bool keep_per_example = false;
   // Beyond the lead's interface (defaults keep it):
   std::string file;           // task file instead of the data dir's (e.g. a hellaswag_val.jsonl)

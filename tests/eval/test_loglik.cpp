@@ -33,7 +33,7 @@ std::vector<LlRequest> random_requests() {
   for (const auto& name : zeroshot_task_names()) {
     auto t = zeroshot_tasks().make(name);
     auto docs = t->load(data_dir() + "/" + t->files().back());
-    for (size_t d = 0; d < 12 && d < docs.size(); ++d, ++group)
+    for (size_t d = 0; d < 8 && d < docs.size(); ++d, ++group)
       for (const auto& r : docs[d].requests) {
         LlRequest q = encode_pair(*fx().tok, r.context, r.continuation, fx().tok->add_bos());
         q.group = group;
@@ -72,7 +72,7 @@ TEST_CASE("loglik: engine == full-sequence forward on 100 random requests, any b
   std::vector<LlResult> ref;
   for (const auto& r : reqs) ref.push_back(loglikelihood_reference(fx().m, fx().ops, r));
   struct Case { int batch; bool reuse; };
-  for (Case c : {Case{16, true}, Case{1, true}, Case{5, true}, Case{64, false}, Case{3, false}}) {
+  for (Case c : {Case{16, true}, Case{3, true}, Case{7, false}}) {
     CAPTURE(c.batch, c.reuse);
     LlOptions o;
     o.batch = c.batch;
