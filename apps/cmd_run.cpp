@@ -95,13 +95,14 @@ int cmd_run(const Args& a) {
 int cmd_eval(const Args& a) {
   po::options_description desc("twla eval");
   std::string model, tasks = "wikitext2", out = "runs", name;
-  int seqlen = 2048, max_windows = -1, batch = 4;
+  int seqlen = 2048, max_windows = -1, batch = 4, limit = -1;
   desc.add_options()("help,h", "this help")(
       "model", po::value(&model)->required(), "Hugging Face model folder")(
-      "tasks", po::value(&tasks), "comma-separated: wikitext2,c4,tinystories,text:PATH")(
+      "tasks", po::value(&tasks), "comma-separated: wikitext2,c4,tinystories,text:PATH,piqa,hellaswag,...")(
       "seqlen", po::value(&seqlen), "perplexity window")(
       "max-windows", po::value(&max_windows), "at most this many windows per dataset")(
       "batch", po::value(&batch), "windows per batch")(
+      "limit", po::value(&limit), "zero-shot: first N documents per task")(
       "out", po::value(&out), "output folder")("name", po::value(&name), "run name");
   po::positional_options_description pos;
   auto vm = parse(a, desc, pos, "twla eval --model DIR [--tasks wikitext2,c4] [--seqlen N]");
@@ -114,6 +115,7 @@ int cmd_eval(const Args& a) {
   tree["eval"]["seqlen"] = seqlen;
   tree["eval"]["max_windows"] = max_windows;
   tree["eval"]["batch"] = batch;
+  tree["eval"]["limit"] = limit;
   tree["output"] = out;
   return run_trees({{tree["name"].as<std::string>(), tree}}, RunOptions{}, false);
 }

@@ -16,6 +16,7 @@
 #include "core/tokenizer.h"
 #include "eval/datasets.h"
 #include "eval/perplexity.h"
+#include "eval/zeroshot.h"
 #include "experiments/quant_ops.h"
 #include "experiments/weights.h"
 #include "quantizers/quantizer.h"
@@ -141,8 +142,23 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   const bool quantized = d.quantizer.name != "fp" || !ops.is_identity();
 
   for (const auto& task : d.eval.tasks) {
-    TWLA_CHECK(is_ppl_dataset(task), "eval.tasks: unknown task '", task, "'",
-               did_you_mean(task, ppl_dataset_names()));
+    if (is_zeroshot_task(task)) {
+      t = Clock::now();
+      ZeroShotOptions zo;
+      zo.limit = d.eval.limit;
+      zo.batch = d.eval.zeroshot_batch;
+      zo.bos = d.eval.bos;
+      zo.dump_requests = expand_path(d.eval.dump_requests);
+      TaskMetrics tm = run_zeroshot(model, ops, *tok, task, zo);
+      for (const auto& [k, v] : tm.values) rec.metrics[k + "/" + task] = v;
+      rec.timings["eval/" + task] = since(t);
+      log(opt, d.name, task + ": acc " + fixed(tm.values.count("acc") ? tm.values.at("acc") : -1, 4) +
+                           " over " + std::to_string(tm.n_docs) + " documents");
+      continue;
+    }
+    std::vector<std::string> known = ppl_dataset_names();
+    for (const auto& z : zeroshot_task_names()) known.push_back(z);
+    TWLA_CHECK(is_ppl_dataset(task), "eval.tasks: unknown task '", task, "'", did_you_mean(task, known));
     t = Clock::now();
     PplDataset ds = load_ppl_dataset(task);
     rec.input_sha256["data/" + task] = sha256_file(ds.file);

@@ -102,3 +102,19 @@ TEST_CASE("pipeline: runs write results.h5 with provenance; finished runs are sk
   CHECK(twla::read_run((dir / "rtn3" / "results.h5").string()).run_id == other.run_id);
   fs::remove_all(dir);
 }
+
+TEST_CASE("pipeline: zero-shot tasks land in the run's metrics", "[pipeline]") {
+  auto dir = temp_dir("zs");
+  twla::RunOptions quiet;
+  quiet.quiet = true;
+  YAML::Node t = tiny_run("zs", dir.string(), "fp");
+  t["eval"] = YAML::Load("{tasks: [piqa, winogrande], limit: 8}");
+  auto r = twla::run_experiment(t, quiet);
+  REQUIRE(r.metrics.count("acc/piqa") == 1);
+  REQUIRE(r.metrics.count("acc/winogrande") == 1);
+  CHECK(r.metrics["acc/piqa"] >= 0);
+  CHECK(r.metrics["acc/piqa"] <= 1);
+  CHECK(r.metrics.count("acc_norm/piqa") == 1);
+  CHECK(r.metrics.count("acc_norm/winogrande") == 0);  // lm-eval reports acc only there
+  fs::remove_all(dir);
+}
