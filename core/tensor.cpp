@@ -2,6 +2,7 @@
 #include "core/tensor.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <sstream>
 
@@ -37,7 +38,12 @@ void check_shape(const Tensor& t, at::IntArrayRef shape, const std::string& what
 }
 
 void set_threads(int n) {
-  if (n > 0) at::set_num_threads(n);
+  if (n <= 0) return;
+  at::set_num_threads(n);
+  // ATen's GEMMs run inside OpenBLAS, whose pthread pool ignores at::set_num_threads; left at
+  // the core count its idle workers spun in sched_yield (a third of the time in sys on 2 cores).
+  using SetFn = void (*)(int);
+  if (auto f = reinterpret_cast<SetFn>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
 }
 int get_threads() { return at::get_num_threads(); }
 
