@@ -183,15 +183,7 @@ std::vector<LayerRecord> calibrate_and_quantize(Model& model, const WeightsConte
           LayerStats st = rec.stats(name);
           QuantResult r = ctx.quant.quantize(LinearRef{name, b, blk.W.at(name)}, &st);
           blk.W[name] = r.dequant;
-          LayerRecord l;
-          l.name = name;
-          l.block = b;
-          l.weight_err = r.report.weight_err;
-          l.output_err = r.report.output_err;
-          l.bits_per_weight = r.report.bits_per_weight;
-          l.seconds = r.report.seconds;
-          l.extra = r.report.extra;
-          recs.push_back(l);
+          recs.push_back(layer_record(name, b, r.report));
           packed[name] = r.packed;
           model.set_weight(name, std::make_shared<PackedWeight>(std::move(r.packed)));
         }

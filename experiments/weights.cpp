@@ -8,8 +8,7 @@
 
 namespace twla {
 
-namespace {
-LayerRecord to_record(const std::string& name, int block, const LayerReport& r) {
+LayerRecord layer_record(const std::string& name, int block, const LayerReport& r) {
   LayerRecord l;
   l.name = name;
   l.block = block;
@@ -21,6 +20,7 @@ LayerRecord to_record(const std::string& name, int block, const LayerReport& r) 
   return l;
 }
 
+namespace {
 std::shared_ptr<PackedWeight> dense(const Tensor& W) {
   auto p = std::make_shared<PackedWeight>();
   p->format = "dense";
@@ -64,7 +64,7 @@ std::vector<LayerRecord> quantize_weights(Model& model, const WeightsContext& ct
       }
       QuantResult r = ctx.quant.quantize(LinearRef{name, b, W}, nullptr);
       model.set_weight(name, std::make_shared<PackedWeight>(std::move(r.packed)));
-      out.push_back(to_record(name, b, r.report));
+      out.push_back(layer_record(name, b, r.report));
     }
     prog.tick();
   }

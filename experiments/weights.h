@@ -22,6 +22,9 @@ struct WeightsContext {
   bool quiet = false;
 };
 
+// The results row of one quantized linear.
+LayerRecord layer_record(const std::string& name, int block, const LayerReport& r);
+
 // Sets every quantized (and/or rotated) linear on `model` via set_weight; returns per-layer stats.
 std::vector<LayerRecord> quantize_weights(Model& model, const WeightsContext& ctx,
                                           const std::string& run_dir);
