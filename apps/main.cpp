@@ -10,6 +10,7 @@
 
 #include "apps/commands.h"
 #include "core/error.h"
+#include "core/runtime.h"
 #include "core/strings.h"
 
 namespace {
@@ -53,11 +54,9 @@ int main(int argc, char** argv) {
     std::cerr << "twla: unknown command '" << name << "'" << twla::did_you_mean(name, names) << "\n";
     return 2;
   }
-  // libgomp spin-waits by default; on a shared 2-core machine that made 2 threads 20-40x slower
-  // than 1. libgomp reads its environment when it is loaded, before main, so choose passive
-  // waiting (unless the user chose) and start again once with it.
-  if (!std::getenv("OMP_WAIT_POLICY")) {
-    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  // libgomp and OpenBLAS read their environment when they load, before main: choose passive
+  // waiting and working GEMM kernels (unless the user chose; core/runtime.h) and start again once.
+  if (twla::prepare_process_env()) {
     ::execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
   }
   // Trained models produce subnormal floats in attention and the MLP, which run ~2x slower on
