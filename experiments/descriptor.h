@@ -51,19 +51,22 @@ struct EvalSpec {
   int max_windows = -1;
   int limit = -1;
   int zeroshot_batch = 16;
+  int lmeval_max_length = -1;
   std::string bos = "tokenizer";
   std::string dump_requests;
   template <class V> void visit(V& v) {
     v("tasks", tasks,
       "perplexity: wikitext2, c4, tinystories, text:PATH; zero-shot (lm-eval semantics): piqa, "
       "arc_easy, arc_challenge, hellaswag, winogrande, lambada_openai, lambada_standard, boolq, "
-      "openbookqa");
+      "openbookqa; wikitext2-lmeval (lm-eval's word/byte perplexity, rolling windows)");
     v("seqlen", seqlen, "perplexity window length");
     v("batch", batch, "windows per forward batch");
     v("kl", kl, "also KL(FP||Q) and top-1 agreement vs the FP model (quantized runs)");
     v("max_windows", max_windows, "evaluate at most this many windows per dataset; -1 = all");
     v("limit", limit, "zero-shot: first N documents per task (lm-eval --limit); -1 = all");
     v("zeroshot_batch", zeroshot_batch, "zero-shot: requests per forward");
+    v("lmeval_max_length", lmeval_max_length,
+      "wikitext2-lmeval window; -1 = the model's max_position_embeddings, as lm-eval");
     v("bos", bos, "zero-shot BOS: tokenizer (lm-eval >= PR 3347) or never (older lm-eval tables)");
     v("dump_requests", dump_requests, "zero-shot: JSONL of every request ({task} = task name)");
   }

@@ -16,6 +16,7 @@
 #include "core/tokenizer.h"
 #include "eval/datasets.h"
 #include "eval/perplexity.h"
+#include "eval/wikitext_lmeval.h"
 #include "eval/zeroshot.h"
 #include "experiments/quant_ops.h"
 #include "experiments/weights.h"
@@ -142,6 +143,24 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   const bool quantized = d.quantizer.name != "fp" || !ops.is_identity();
 
   for (const auto& task : d.eval.tasks) {
+    if (task == kWikitextLmeval) {
+      t = Clock::now();
+      PplDataset ds = load_ppl_dataset("wikitext2");
+      rec.input_sha256["data/" + task] = sha256_file(ds.file);
+      LlOptions lo;
+      lo.batch = d.eval.zeroshot_batch;
+      lo.max_length = d.eval.lmeval_max_length;
+      lo.label = task;
+      WikitextLmevalResult r = wikitext_lmeval(model, ops, *tok, read_file(ds.file), lo, d.eval.limit);
+      rec.metrics["word_ppl/" + task] = r.word_perplexity;
+      rec.metrics["byte_ppl/" + task] = r.byte_perplexity;
+      rec.metrics["bits_per_byte/" + task] = r.bits_per_byte;
+      rec.timings["eval/" + task] = since(t);
+      log(opt, d.name, task + ": word ppl " + fixed(r.word_perplexity, 3) + ", byte ppl " +
+                           fixed(r.byte_perplexity, 4) + " over " + std::to_string(r.docs) +
+                           " documents (" + std::to_string(r.windows) + " windows)");
+      continue;
+    }
     if (is_zeroshot_task(task)) {
       t = Clock::now();
       ZeroShotOptions zo;
@@ -157,6 +176,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
       continue;
     }
     std::vector<std::string> known = ppl_dataset_names();
+    known.push_back(kWikitextLmeval);
     for (const auto& z : zeroshot_task_names()) known.push_back(z);
     TWLA_CHECK(is_ppl_dataset(task), "eval.tasks: unknown task '", task, "'", did_you_mean(task, known));
     t = Clock::now();
