@@ -65,6 +65,11 @@ class Model {
   void set_weight(const std::string& linear, std::shared_ptr<const PackedWeight> w);
   void clear_weights();
   bool has_override(const std::string& linear) const { return overrides_.count(linear) > 0; }
+  // The packed weight set for a linear, or null.
+  std::shared_ptr<const PackedWeight> override_of(const std::string& linear) const {
+    auto it = overrides_.find(linear);
+    return it == overrides_.end() ? nullptr : it->second;
+  }
 
   const Tensor& embedding_weight() const { return embed_; }   // [vocab, hidden] fp32
   const Tensor& head_weight() const { return head_; }         // [vocab, hidden]; tied: embedding

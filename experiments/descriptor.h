@@ -82,6 +82,7 @@ struct Descriptor {
   ActivationSpec activations;
   EvalSpec eval;
   std::string compat = "fixed";
+  std::string backend = "fake";
   std::string output = "runs";
   int threads = 0;
   template <class V> void visit(V& v) {
@@ -94,6 +95,9 @@ struct Descriptor {
     v("activations", activations, "activation quantization");
     v("eval", eval, "evaluation");
     v("compat", compat, "fixed (correct) or reference (reproduce the reference's defects)");
+    v("backend", backend,
+      "fake (dequantized fp32 weights) or kernel (packed ternary weights on the tq2 kernels; "
+      "formats without a kernel run dequantized, as the run log says)");
     v("output", output, "folder that receives <name>/results.h5");
     v("threads", threads, "intra-op threads; 0 = all cores");
   }

@@ -18,6 +18,7 @@
 #include "eval/perplexity.h"
 #include "eval/wikitext_lmeval.h"
 #include "eval/zeroshot.h"
+#include "experiments/kernel_ops.h"
 #include "experiments/quant_ops.h"
 #include "experiments/weights.h"
 #include "quantizers/quantizer.h"
@@ -141,6 +142,19 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   rec.series["act_bits"] = std::vector<double>(allocation.act_bits.begin(), allocation.act_bits.end());
   QuantLinearOps ops(rot.get(), allocation, d.activations.clip, d.compat == "reference");
   const bool quantized = d.quantizer.name != "fp" || !ops.is_identity();
+  std::unique_ptr<KernelLinearOps> kernel_ops;
+  if (d.backend == "kernel") {
+    kernel_ops = std::make_unique<KernelLinearOps>(model, rot.get(), allocation, d.activations.clip,
+                                                   d.compat == "reference", get_threads());
+    const auto fb = kernel_ops->fallback_linears();
+    log(opt, d.name, "backend kernel: " + std::to_string(kernel_ops->kernel_linears().size()) +
+                         " linears on tq2 kernels (" + std::to_string(kernel_ops->packed_bytes()) +
+                         " bytes packed), " + std::to_string(fb.size()) + " dequantized" +
+                         (fb.empty() ? "" : " (no kernel for their format), e.g. " + fb.front()));
+    rec.labels["backend"] = "kernel: " + std::to_string(kernel_ops->kernel_linears().size()) +
+                            " tq2, " + std::to_string(fb.size()) + " dequantized";
+  }
+  const LinearOps& run_ops = kernel_ops ? static_cast<const LinearOps&>(*kernel_ops) : ops;
 
   for (const auto& task : d.eval.tasks) {
     if (task == kWikitextLmeval) {
@@ -151,7 +165,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
       lo.batch = d.eval.zeroshot_batch;
       lo.max_length = d.eval.lmeval_max_length;
       lo.label = task;
-      WikitextLmevalResult r = wikitext_lmeval(model, ops, *tok, read_file(ds.file), lo, d.eval.limit);
+      WikitextLmevalResult r = wikitext_lmeval(model, run_ops, *tok, read_file(ds.file), lo, d.eval.limit);
       rec.metrics["word_ppl/" + task] = r.word_perplexity;
       rec.metrics["byte_ppl/" + task] = r.byte_perplexity;
       rec.metrics["bits_per_byte/" + task] = r.bits_per_byte;
@@ -168,7 +182,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
       zo.batch = d.eval.zeroshot_batch;
       zo.bos = d.eval.bos;
       zo.dump_requests = expand_path(d.eval.dump_requests);
-      TaskMetrics tm = run_zeroshot(model, ops, *tok, task, zo);
+      TaskMetrics tm = run_zeroshot(model, run_ops, *tok, task, zo);
       for (const auto& [k, v] : tm.values) rec.metrics[k + "/" + task] = v;
       rec.timings["eval/" + task] = since(t);
       log(opt, d.name, task + ": acc " + fixed(tm.values.count("acc") ? tm.values.at("acc") : -1, 4) +
@@ -187,7 +201,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
                                               : d.eval.max_windows)
                        : ds.max_windows;
     Tensor windows = make_windows(token_ids(*tok, tok_path, ds), d.eval.seqlen, maxw);
-    Tensor hidden = final_hidden(model, windows, ops, d.eval.batch, "ppl " + task);
+    Tensor hidden = final_hidden(model, windows, run_ops, d.eval.batch, "ppl " + task);
     Tensor fp_hidden;
     const std::string key = model_dir + "|" + task + "|" + std::to_string(d.eval.seqlen) + "|" +
                             std::to_string(windows.size(0));

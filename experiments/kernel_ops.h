@@ -1,0 +1,43 @@
+// experiments/kernel_ops.h: the packed-kernel backend (descriptor `backend: kernel`): linears whose
+// quantized weights have a kernel format run on it instead of a dequantized fp32 matmul.
+//   x -> rotation.input -> activation codes (per-token asymmetric, the block's bits and the
+//   linear's clip: exactly the fake-quant grid) -> tq2 integer GEMM (exact integer dot products,
+//   scales and zero points applied after) ; with 16-bit activations the tq2 fp32-activation GEMM.
+// Today the kernel format is tq2 (kernels/tq2.h), made from format "ternary" (ternary-absmean,
+// ternary-threshold). Other formats (e2m, uniform) run dequantized, and kernel_linears() /
+// fallback_linears() say which ran where, so a run never claims kernels it did not use.
+// Not here: the fake-quant backend (quant_ops.h), the kernels (kernels/).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "experiments/quant_ops.h"
+
+namespace twla {
+
+class KernelLinearOps : public LinearOps {
+ public:
+  // Packs every overridden linear of `model` whose format has a kernel.
+  KernelLinearOps(const Model& model, const Rotation* rotation, Allocation alloc,
+                  double default_clip, bool compat_reference, int threads);
+  Tensor linear(const std::string& name, const Tensor& x, const Tensor& W) const override;
+  std::vector<std::string> kernel_linears() const;
+  std::vector<std::string> fallback_linears() const { return fallback_; }
+  // Bytes of packed weights the kernels hold.
+  int64_t packed_bytes() const;
+
+ private:
+  QuantLinearOps fake_;   // the fallback, and the source of the activation grid's settings
+  const Rotation* rot_;
+  Allocation alloc_;
+  double clip_;
+  bool compat_;
+  int threads_;
+  std::map<std::string, std::vector<uint8_t>> tq2_;
+  std::vector<std::string> fallback_;
+};
+
+}  // namespace twla
