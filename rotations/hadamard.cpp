@@ -1,5 +1,5 @@
-// rotations/hadamard.cpp: Hadamard constructions (Sylvester, Paley I/II over GF(p^k)), the FWHT,
-// and plans for x -> x H_n D / sqrt(n). See hadamard.h.
+// rotations/hadamard.cpp: Hadamard constructions (Sylvester, Paley I/II over GF(p^k), Williamson
+// and Goethals-Seidel from stored rows), the FWHT, and plans for x -> x H_n D / sqrt(n). See hadamard.h.
 #include "rotations/hadamard.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "rotations/williamson.h"
 
 namespace twla {
 
@@ -165,7 +166,15 @@ Tensor paley2(int64_t q) {
   return at::kron(C, P) + at::kron(at::eye(c, at::kDouble), D);
 }
 
-// A base construction (no Kronecker step) for order m: "sylvester", "paley1(q)", "paley2(q)" or "".
+bool has_four_circulant(int64_t n) {
+  for (int64_t w : stored_circulant_orders())
+    if (w == n) return true;
+  return false;
+}
+
+// A base construction (no Kronecker step) for order m: "sylvester", "paley1(q)", "paley2(q)",
+// "williamson(n)" / "goethals-seidel(n)" (m = 4n, n odd, stored rows) or "". Paley first: it needs
+// no stored rows.
 std::string base_construction(int64_t m, int64_t* q_out = nullptr) {
   if (is_pow2(m)) return "sylvester";
   if (m % 4 != 0) return "";
@@ -179,6 +188,10 @@ std::string base_construction(int64_t m, int64_t* q_out = nullptr) {
     if (q_out) *q_out = m / 2 - 1;
     return "paley2(" + std::to_string(m / 2 - 1) + ")";
   }
+  if ((m / 4) % 2 == 1 && has_four_circulant(m / 4)) {
+    if (q_out) *q_out = m / 4;
+    return circulant_construction(stored_circulant_rows(m / 4));
+  }
   return "";
 }
 
@@ -188,6 +201,10 @@ Tensor base_matrix(int64_t m) {
   if (c == "sylvester") return sylvester_ref(m);
   if (c.rfind("paley1", 0) == 0) return paley1(q);
   if (c.rfind("paley2", 0) == 0) return paley2(q);
+  if (c.rfind("williamson", 0) == 0 || c.rfind("goethals-seidel", 0) == 0) {
+    std::vector<int> h = four_circulant_hadamard(stored_circulant_rows(q));
+    return at::tensor(std::vector<double>(h.begin(), h.end()), at::kDouble).view({m, m});
+  }
   return Tensor();
 }
 
@@ -231,7 +248,7 @@ void warn_fallback_once(int64_t n) {
   std::lock_guard<std::mutex> lock(mu);
   if (!warned.insert(n).second) return;
   std::cerr << "twla: warning: rotation hadamard: no Hadamard construction (Sylvester, Paley I/II, "
-               "Kronecker) for order "
+               "four circulants, Kronecker) for order "
             << n << "; using a seeded random orthogonal matrix (QR of a Gaussian) for this size\n";
 }
 

@@ -1,10 +1,12 @@
 // rotations/hadamard.h: randomized Hadamard rotations Q = H_n D / sqrt(n) (QuaRot-style), D random
 // signs from a seed; x Q by a fast Walsh-Hadamard transform in O(n log n) (n = m * 2^k: FWHT over
 // the 2^k factor, then the small m x m Hadamard factor as a matmul).
-// Small Hadamard factors come from Sylvester (powers of two), Paley I (q+1, q = 3 mod 4 prime power)
-// and Paley II (2(q+1), q = 1 mod 4 prime power), over GF(p^k). Sizes with no such construction
-// (e.g. 156 = 4*39, 172 = 4*43: Williamson-type only) fall back to a seeded random orthogonal
-// matrix (QR of a Gaussian), announced once per size on stderr and flagged in stats().
+// Small Hadamard factors come from Sylvester (powers of two), Paley I (q+1, q = 3 mod 4 prime power),
+// Paley II (2(q+1), q = 1 mod 4 prime power), over GF(p^k), and four circulants (williamson.h:
+// Williamson for 92 = 4*23 and 172 = 4*43, so Llama-2's 11008 = 172 * 64; Goethals-Seidel for
+// 156 = 4*39). Sizes with none of these (no factor m <= 2048 with n / m a power of two) fall back
+// to a seeded random orthogonal matrix (QR of a Gaussian), announced once per size on stderr and
+// flagged in stats().
 // Not here: the plugin shell (registry.cpp), CUDA kernels (kernels/).
 // Source: QuaRot (Ashkboos et al. 2024); ALGORITHMS.md section 4.
 #pragma once
@@ -17,11 +19,11 @@
 
 namespace twla {
 
-// An n x n Hadamard matrix (+-1, H H^T = n I) from Sylvester/Paley I/Paley II, as [n, n] f64, or
+// An n x n Hadamard matrix (+-1, H H^T = n I) from Sylvester/Paley/four circulants, as [n, n] f64, or
 // an undefined tensor when none of those constructions gives order n (n must be 1, 2 or 4t).
 Tensor hadamard_matrix(int64_t n);
 // Which construction hadamard_matrix(n) uses: "sylvester", "paley1(q)", "paley2(q)",
-// "kron(<m>,2^k)" or "" when none.
+// "williamson(n/4)", "goethals-seidel(n/4)", "kron(<m>,2^k)" or "" when none.
 std::string hadamard_construction(int64_t n);
 // True when q = p^k for a prime p (k >= 1); p and k out.
 bool prime_power(int64_t q, int64_t* p = nullptr, int* k = nullptr);

@@ -1,6 +1,7 @@
 // tests/rotations/test_hadamard.cpp: Hadamard constructions (H H^T = n I for every size we build),
 // the FWHT against the dense Sylvester matrix, the fast x Q against the dense Q, orthogonality of Q
 // for the model sizes (Llama-2 11008, Mistral 14336, ...), and the random-orthogonal fallback.
+// The Williamson search itself: test_williamson.cpp.
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
@@ -20,9 +21,10 @@ Tensor randn(at::IntArrayRef shape, uint64_t seed, at::ScalarType dt = at::kFloa
 
 TEST_CASE("hadamard: constructed matrices satisfy H H^T = n I") {
   // Sylvester, Paley I (q = 3 mod 4: 11, 19, 27 = 3^3, 43, 59, 107, 139, 311, 343 = 7^3),
-  // Paley II (q = 1 mod 4: 17, 25 = 5^2, 49 = 7^2, 53), and Kronecker products with 2^k.
+  // Paley II (q = 1 mod 4: 17, 25 = 5^2, 49 = 7^2, 53), Williamson (92, 172), Goethals-Seidel
+  // (156), and Kronecker products with 2^k.
   for (int64_t n : {1, 2, 4, 8, 64, 12, 20, 24, 28, 36, 40, 44, 52, 60, 100, 108, 140, 160, 224,
-                    312, 344, 352, 400, 688}) {
+                    312, 344, 352, 400, 688, 92, 172, 156, 172 * 4, 156 * 2}) {
     CAPTURE(n, hadamard_construction(n));
     Tensor H = hadamard_matrix(n);
     REQUIRE(H.defined());
@@ -30,10 +32,16 @@ TEST_CASE("hadamard: constructed matrices satisfy H H^T = n I") {
     CHECK(H.abs().eq(1).all().item<bool>());
     CHECK(max_abs(H.mm(H.t()) - n * at::eye(n, at::kDouble)) == 0.0f);
   }
-  // Williamson-type only: not built, the plan falls back (see below).
-  CHECK(!hadamard_matrix(156).defined());
-  CHECK(!hadamard_matrix(172).defined());
-  CHECK(hadamard_construction(11008) == "kron(paley1(343),2^5)");
+  CHECK(hadamard_construction(172) == "williamson(43)");
+  CHECK(hadamard_construction(92) == "williamson(23)");
+  CHECK(hadamard_construction(344) == "paley1(343)");  // Paley wins where both exist
+  CHECK(hadamard_construction(156) == "goethals-seidel(39)");
+  CHECK(hadamard_construction(4992) == "kron(goethals-seidel(39),2^5)");
+  // 188 = 4 * 47, 376: no Paley, no stored rows (no Williamson quadruple exists for 47).
+  CHECK(!hadamard_matrix(188).defined());
+  CHECK(hadamard_construction(376).empty());
+  CHECK(hadamard_construction(11008) == "kron(williamson(43),2^6)");
+  CHECK(hadamard_construction(22016) == "kron(williamson(43),2^7)");
   CHECK(hadamard_construction(14336) == "kron(paley1(27),2^9)");
   CHECK(hadamard_construction(13824) == "kron(paley1(107),2^7)");
   CHECK(hadamard_construction(5632) == "kron(paley1(43),2^7)");
@@ -55,10 +63,10 @@ TEST_CASE("hadamard: FWHT equals the dense Sylvester matrix") {
 }
 
 TEST_CASE("hadamard: the fast x Q equals the dense Q, which is orthogonal") {
-  for (int64_t n : {1, 2, 64, 12, 48, 160, 224, 352, 400, 688, 156, 172}) {
+  for (int64_t n : {1, 2, 64, 12, 48, 160, 224, 352, 400, 688, 156, 172, 92, 188, 344}) {
     CAPTURE(n);
     auto p = make_hadamard_plan(n, 7);
-    CHECK(p->fallback == (n == 156 || n == 172));
+    CHECK(p->fallback == (n == 188));
     Tensor Q = hadamard_dense(*p);
     CHECK(max_abs(Q.mm(Q.t()) - at::eye(n, at::kDouble)) < 1e-12);
     Tensor x = randn({3, 4, n}, 2, at::kDouble);
@@ -78,7 +86,7 @@ TEST_CASE("hadamard: the fast x Q equals the dense Q, which is orthogonal") {
 }
 
 TEST_CASE("hadamard: model sizes are orthogonal transforms and fast") {
-  for (int64_t n : {4096, 5632, 11008, 12288, 13824, 14336, 25600}) {
+  for (int64_t n : {4096, 4992, 5632, 11008, 12288, 13824, 14336, 25600}) {
     CAPTURE(n);
     auto p = make_hadamard_plan(n, 0);
     CHECK(!p->fallback);
