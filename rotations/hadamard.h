@@ -29,7 +29,7 @@ std::string hadamard_construction(int64_t n);
 bool prime_power(int64_t q, int64_t* p = nullptr, int* k = nullptr);
 
 // In-place unnormalized Walsh-Hadamard transform (Sylvester order) of `rows` contiguous rows of
-// length n (a power of two). Plain loops; the inner butterfly vectorizes.
+// length n (a power of two). Plain loops (radix 8, then radix 4); the inner butterflies vectorize.
 void fwht_rows(float* data, int64_t rows, int64_t n);
 void fwht_rows(double* data, int64_t rows, int64_t n);
 // Slow reference: the Sylvester matrix H_n [n, n] (f64), H[i][j] = (-1)^popcount(i & j).
