@@ -91,6 +91,17 @@ double seconds_since(Clock::time_point t0) {
 
 double cpu_seconds() { return double(std::clock()) / CLOCKS_PER_SEC; }   // this process, all threads
 
+// FNV-1a of the quantized weights' bytes: equal hashes across builds mean bit-identical output.
+std::string fnv_hex(const Tensor& t) {
+  Tensor c = t.contiguous();
+  const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0, n = c.numel() * c.element_size(); i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 double output_err(const Tensor& Q, const Tensor& W, const Tensor& H) {   // tr(E H E^T)
   Tensor E = (Q - W).to(at::kDouble);
   return (E.matmul(H.to(at::kDouble)) * E).sum().item<double>();
@@ -164,7 +175,8 @@ int bench_quantize(int argc, char** argv) {
                 "4-bit g128 %.3f s (%.1fx of RTN)", t, cpu, t / n_blocks, e_g, e_r,
                 valid ? "valid" : "INVALID", t_rtn, t / t_rtn);
     if (ref > 0) std::printf("; reference %.1f s (1 thread) -> %.2fx faster", ref, ref / t);
-    std::printf("\n");
+    std::printf("; Q hash %s\n", fnv_hex(g.Q).c_str());
+    j["figures"]["gptq_q_hash"] = fnv_hex(g.Q);
     j["figures"]["gptq_s"] = t;
     j["figures"]["gptq_cpu_s"] = cpu;
     j["figures"]["gptq_s_per_block"] = t / n_blocks;
@@ -189,7 +201,8 @@ int bench_quantize(int argc, char** argv) {
     std::printf("  e2m-atq: %.2f s (cpu %.2f s), %.3f s/block; output err %.4g vs threshold ternary "
                 "g128 %.4g (%s)", t, cpu, t / n_blocks, e_e, e_b, valid ? "valid" : "INVALID");
     if (ref > 0) std::printf("; reference %.1f s/block -> %.1fx faster", ref, ref / (t / n_blocks));
-    std::printf("\n");
+    std::printf("; Q hash %s\n", fnv_hex(e.Q).c_str());
+    j["figures"]["e2m_q_hash"] = fnv_hex(e.Q);
     j["figures"]["e2m_s"] = t;
     j["figures"]["e2m_cpu_s"] = cpu;
     j["figures"]["e2m_s_per_block"] = t / n_blocks;

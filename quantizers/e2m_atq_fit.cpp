@@ -8,8 +8,10 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/error.h"
+#include "quantizers/e2m_atq_rowfit.h"
 
 namespace twla::e2m {
 
@@ -202,10 +204,12 @@ TernaryFit ternarize(const Tensor& x, const Tensor& mask, int order, const Tenso
   return f;
 }
 
-TernaryFit ternarize_rows(const Tensor& x, const Tensor& mask, int order, const Tensor& S,
+TernaryFit ternarize_rows(const Tensor& x_in, const Tensor& mask_in, int order, const Tensor& S,
                           int stage1_iters, int stage2_iters) {
-  check_inputs(x, mask);
-  const int64_t rows = x.size(0);
+  check_inputs(x_in, mask_in);
+  TWLA_ASSERT(order == 1 || order == 2, "order ", order);
+  Tensor x = x_in.contiguous(), mask = mask_in.contiguous();
+  const int64_t rows = x.size(0), w = x.size(1);
   TernaryFit f;
   f.order = order;
   f.mu = at::empty({rows}, at::kFloat);
@@ -214,16 +218,39 @@ TernaryFit ternarize_rows(const Tensor& x, const Tensor& mask, int order, const 
   f.t0 = at::empty_like(x);
   f.t1 = at::empty_like(x);
   f.value = at::empty_like(x);
-  constexpr int64_t kRowsPerTask = 64;
+  const float* px = x.data_ptr<float>();
+  const bool* pm = mask.data_ptr<bool>();
+  float *pmu = f.mu.data_ptr<float>(), *pa0 = f.a0.data_ptr<float>(), *pa1 = f.a1.data_ptr<float>();
+  float *pt0 = f.t0.data_ptr<float>(), *pt1 = f.t1.data_ptr<float>(), *pv = f.value.data_ptr<float>();
+  constexpr int64_t kRowsPerTask = 16;
   at::parallel_for(0, rows, kRowsPerTask, [&](int64_t r0, int64_t r1) {
-    TernaryFit c = ternarize(x.narrow(0, r0, r1 - r0), mask.narrow(0, r0, r1 - r0), order, S,
-                             stage1_iters, stage2_iters);
-    f.mu.narrow(0, r0, r1 - r0).copy_(c.mu);
-    f.a0.narrow(0, r0, r1 - r0).copy_(c.a0);
-    f.a1.narrow(0, r0, r1 - r0).copy_(c.a1);
-    f.t0.narrow(0, r0, r1 - r0).copy_(c.t0);
-    f.t1.narrow(0, r0, r1 - r0).copy_(c.t1);
-    f.value.narrow(0, r0, r1 - r0).copy_(c.value);
+    std::vector<float> scratch(6 * w);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r * w;
+      row::RowParams p = row::alternating_fit(px + o, pm + o, w, order, stage1_iters, pt0 + o,
+                                              pt1 + o, pv + o, scratch.data());
+      pmu[r] = p.mu, pa0[r] = p.a0, pa1[r] = p.a1;
+    }
+  });
+  if (!S.defined()) return f;
+  TWLA_ASSERT(S.dim() == 2 && S.size(0) == w && S.size(1) == w, describe(S));
+  // The products with S for all rows at once (the tensor code's matmuls), then the refit per row.
+  Tensor maskf = mask.to(at::kFloat), Sf = S.to(at::kFloat);
+  Tensor MS = at::matmul(maskf, Sf.t()).contiguous();
+  Tensor T0S = at::matmul(f.t0 * maskf, Sf).contiguous();
+  Tensor T1S = order == 2 ? at::matmul(f.t1 * maskf, Sf).contiguous() : Tensor();
+  const float* pms = MS.data_ptr<float>();
+  const float* p0s = T0S.data_ptr<float>();
+  const float* p1s = order == 2 ? T1S.data_ptr<float>() : nullptr;
+  at::parallel_for(0, rows, kRowsPerTask, [&](int64_t r0, int64_t r1) {
+    std::vector<float> scratch(6 * w);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r * w;
+      row::RowParams p{pmu[r], pa0[r], pa1[r]};
+      row::relocate(px + o, pm + o, w, order, stage2_iters, pms + o, p0s + o,
+                    p1s ? p1s + o : nullptr, pt0 + o, pt1 + o, p, pv + o, scratch.data());
+      pmu[r] = p.mu, pa0[r] = p.a0, pa1[r] = p.a1;
+    }
   });
   return f;
 }

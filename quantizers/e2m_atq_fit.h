@@ -39,8 +39,9 @@ void relocate(TernaryFit& fit, const Tensor& x, const Tensor& mask, const Tensor
 TernaryFit ternarize(const Tensor& x, const Tensor& mask, int order, const Tensor& S,
                      int stage1_iters, int stage2_iters);
 
-// ternarize() on chunks of rows in parallel, each chunk single-threaded inside: one parallel
-// region instead of one per tensor op, and the same result on any thread count.
+// ternarize() through the one-row kernels of e2m_atq_rowfit.h, in parallel over rows, with the
+// products with S as one GEMM each over all rows: bit-identical to ternarize() on the whole x,
+// the same on any thread count, and free of per-op overhead.
 TernaryFit ternarize_rows(const Tensor& x, const Tensor& mask, int order, const Tensor& S,
                           int stage1_iters, int stage2_iters);
 

@@ -64,21 +64,21 @@ std::vector<float> to_vector(const Tensor& t) {
 
 // The reference's error_N = 2048 * 4096 * 128: a constant scale of the split-1 error.
 constexpr double kErrorN = 2048.0 * 4096.0 * 128.0;
-// Split-1 residuals are batched through one product with S; this bounds that batch (elements).
-constexpr int64_t kBatchElems = int64_t{1} << 25;
+// Split-1 residuals go through S in chunks of rows; this bounds a chunk's buffer (elements).
+constexpr int64_t kBatchElems = int64_t{1} << 20;
 
 // The search's inner loop, fused per row: rows run in parallel (they are independent, so the
 // results do not depend on the thread count), candidates in order with the row in cache.
 // For candidate c, masks(c, t, lo, hi) sets the row's two masks; the residual
 // e = t - ((fit(lo) + fit(hi)) [+ base]) -- the reference's op order -- goes to sink(c, r, e, tmp).
+// target and base (may be undefined) contiguous; rows [row0, row1).
 template <class MaskFn, class Sink>
-void for_rows(const Tensor& target, int64_t n, int order, const Tensor& base, MaskFn masks,
-              Sink sink) {
-  const int64_t oc = target.size(0), w = target.size(1);
-  Tensor tc = target.contiguous(), bc = base.defined() ? base.contiguous() : Tensor();
-  const float* pt = tc.data_ptr<float>();
-  const float* pb = bc.defined() ? bc.data_ptr<float>() : nullptr;
-  at::parallel_for(0, oc, 4, [&](int64_t r0, int64_t r1) {
+void for_rows(const Tensor& target, int64_t row0, int64_t row1, int64_t n, int order,
+              const Tensor& base, MaskFn masks, Sink sink) {
+  const int64_t w = target.size(1);
+  const float* pt = target.data_ptr<float>();
+  const float* pb = base.defined() ? base.data_ptr<float>() : nullptr;
+  at::parallel_for(row0, row1, 4, [&](int64_t r0, int64_t r1) {
     std::vector<float> scratch(4 * w), g1(w), g2(w), e(w), tmp(w);
     std::unique_ptr<bool[]> lo(new bool[w]), hi(new bool[w]);
     for (int64_t r = r0; r < r1; ++r) {
@@ -103,7 +103,7 @@ template <class MaskFn>
 std::vector<double> mse_errors(const Tensor& target, int64_t n, MaskFn masks) {
   const int64_t oc = target.size(0), w = target.size(1);
   std::vector<float> row_err(n * oc);
-  for_rows(target, n, 2, Tensor(), masks, [&](int64_t c, int64_t r, const float* e, float* tmp) {
+  for_rows(target.contiguous(), 0, oc, n, 2, Tensor(), masks, [&](int64_t c, int64_t r, const float* e, float* tmp) {
     for (int64_t j = 0; j < w; ++j) tmp[j] = e[j] * e[j];
     row_err[c * oc + r] = row::aten_sum(tmp, w);
   });
@@ -222,21 +222,25 @@ BlockMasks search_masks(const Tensor& W_blk, const Tensor& U_blk, const Tensor& 
   }
   // 3. Non-salient entries: split by a quantile of |target| over the whole block (the zeros of
   // the salient columns included, as the reference does), least tr(E S E^T) with the salient
-  // region represented by its single alternating fit. Residuals are built in parallel, then
-  // pushed through S in batches: one GEMM per batch instead of per-row [w, w] temporaries.
+  // region represented by its single alternating fit. Per chunk of rows, the residuals of all
+  // candidates are built in parallel into one reused buffer E [rows * 81, w], pushed through S
+  // in one GEMM, and reduced per (row, candidate) in ATen's order: no per-row [w, w] products and
+  // no fresh temporaries per candidate.
   {
     Tensor bg = at::abs(target * nonsal);
-    Tensor Sf = S.to(at::kFloat);
+    Tensor Sf = S.to(at::kFloat).contiguous();
     split1.candidates = numpy_quantiles(to_vector(bg), kQuantileQ, 81);
-    split1.errors.assign(81, 0.0);
-    const int64_t batch = std::clamp<int64_t>(kBatchElems / std::max<int64_t>(oc * w, 1), 1, 81);
-    for (int64_t c0 = 0; c0 < 81; c0 += batch) {
-      const int64_t nc = std::min<int64_t>(batch, 81 - c0);
-      Tensor E = at::empty({nc, oc, w}, at::kFloat);
+    constexpr int64_t nc = 81;
+    const int64_t chunk = std::clamp<int64_t>(kBatchElems / (nc * w), 1, oc);
+    Tensor E = at::empty({chunk * nc, w}, at::kFloat), ES = at::empty_like(E);
+    std::vector<float> row_err(nc * oc);
+    Tensor tc = target.contiguous(), g3 = group3.contiguous();
+    for (int64_t c0 = 0; c0 < oc; c0 += chunk) {
+      const int64_t rows = std::min(chunk, oc - c0);
       float* pe = E.data_ptr<float>();
-      for_rows(target, nc, 1, group3,
+      for_rows(tc, c0, c0 + rows, nc, 1, g3,
                [&](int64_t c, const float* t, bool* lo, bool* hi) {
-                 const float split = static_cast<float>(split1.candidates[c0 + c]);
+                 const float split = static_cast<float>(split1.candidates[c]);
                  for (int64_t j = 0; j < w; ++j) {
                    const bool in = rank_of[j] >= k;
                    const float v = std::fabs(t[j] * (in ? 1.f : 0.f));
@@ -245,15 +249,26 @@ BlockMasks search_masks(const Tensor& W_blk, const Tensor& U_blk, const Tensor& 
                  }
                },
                [&](int64_t c, int64_t r, const float* e, float*) {
-                 std::copy(e, e + w, pe + (c * oc + r) * w);
+                 std::copy(e, e + w, pe + ((r - c0) * nc + c) * w);
                });
-      Tensor rs = (at::matmul(E.view({nc * oc, w}), Sf).view({nc, oc, w}) * E).sum(2).contiguous();
-      const float* pr = rs.data_ptr<float>();
-      for (int64_t i = 0; i < nc; ++i) {
-        double acc = 0;
-        for (int64_t r = 0; r < oc; ++r) acc += pr[i * oc + r];
-        split1.errors[c0 + i] = acc / kErrorN;
-      }
+      Tensor Ec = E.narrow(0, 0, rows * nc), ESc = ES.narrow(0, 0, rows * nc);
+      at::mm_out(ESc, Ec, Sf);
+      const float* pes = ESc.data_ptr<float>();
+      at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+        std::vector<float> tmp(w);
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = 0; c < nc; ++c) {
+            const int64_t o = (r * nc + c) * w;
+            for (int64_t j = 0; j < w; ++j) tmp[j] = pes[o + j] * pe[o + j];
+            row_err[c * oc + c0 + r] = row::aten_sum(tmp.data(), w);
+          }
+      });
+    }
+    split1.errors.assign(nc, 0.0);
+    for (int64_t c = 0; c < nc; ++c) {
+      double acc = 0;
+      for (int64_t r = 0; r < oc; ++r) acc += row_err[c * oc + r];
+      split1.errors[c] = acc / kErrorN;
     }
     choose(split1, bg, nonsal);
     out.masks.push_back(split1.hi);

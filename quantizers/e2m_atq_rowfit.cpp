@@ -12,13 +12,36 @@
 
 #include "core/error.h"
 
+// The row kernels are built twice, for AVX2 (8-lane vectors native, no FMA: the same IEEE
+// operations, hence the same bits) and for baseline x86-64; the loader picks one per CPU. Helpers
+// are force-inlined so they are compiled into each clone.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TWLA_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TWLA_CLONES
+#endif
+#define TWLA_INLINE __attribute__((always_inline)) inline
+
 namespace twla::e2m::row {
+
+namespace {
+// 8 fp32 lanes (GCC vector extension: plain IEEE ops per lane, two SSE registers without AVX).
+typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+TWLA_INLINE v8 load8(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+TWLA_INLINE void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+TWLA_INLINE v8 abs8(v8 v) { return (v8)((v8i)v & 0x7fffffff); }
+}  // namespace
 
 namespace {
 // ATen's multi_row_sum: `nrows` interleaved accumulators of L lanes over `size` steps of
 // nrows * L values, cascaded into 4 levels every 2^level_power steps.
 template <int L>
-void multi_row_sum(const float* x, int64_t size, float (&out)[4][L]) {
+TWLA_INLINE void multi_row_sum(const float* x, int64_t size, float (&out)[4][L]) {
   constexpr int kLevels = 4;
   int64_t ceil_log2 = 1;
   if (size > 2) {
@@ -56,7 +79,7 @@ void multi_row_sum(const float* x, int64_t size, float (&out)[4][L]) {
 
 // ATen's row_sum (4-way ILP) over n / L vectors, then the scalar tail and the lanes.
 template <int L>
-float vector_row_sum(const float* x, int64_t n) {
+TWLA_INLINE float vector_row_sum(const float* x, int64_t n) {
   const int64_t vec_size = n / L, size_ilp = vec_size / 4;
   float part[4][L];
   multi_row_sum<L>(x, size_ilp, part);
@@ -72,21 +95,39 @@ float vector_row_sum(const float* x, int64_t n) {
 
 // nanmean over the masked entries: tmp holds the entry where masked and 0 elsewhere (what
 // nansum reads); an all-false row gives 0/0 = NaN, which the reference maps to 0.
-float masked_mean(const float* tmp, int64_t w, int64_t count) {
+TWLA_INLINE float masked_mean(const float* tmp, int64_t w, int64_t count) {
   const float m = aten_sum(tmp, w) / static_cast<float>(count);
   return std::isnan(m) ? 0.f : m;
 }
 }  // namespace
 
-float aten_sum(const float* x, int64_t n) {
+TWLA_CLONES float aten_sum(const float* x, int64_t n) {
   TWLA_ASSERT(n >= 0);
+  if (n >= 8 && n < 512) {
+    // vector_row_sum<8> below 64 vectors, where no cascade level fills (the levels then add
+    // only +0, a no-op for accumulators that start at +0): vector c goes to accumulator c % 4,
+    // those past the last full group of 4 to the first; then the accumulators, the scalar tail
+    // and the lanes, in that order.
+    const int64_t n8 = n / 8, main = (n8 / 4) * 4;
+    v8 acc[4] = {};
+    for (int64_t c = 0; c < main; ++c) acc[c & 3] += load8(x + 8 * c);
+    for (int64_t c = main; c < n8; ++c) acc[0] += load8(x + 8 * c);
+    v8 a = acc[0];
+    a += acc[1];
+    a += acc[2];
+    a += acc[3];
+    float f = 0.f;
+    for (int64_t t = n8 * 8; t < n; ++t) f += x[t];
+    for (int l = 0; l < 8; ++l) f += a[l];
+    return 0.f + f;
+  }
   // The output starts at 0 and the kernel adds its result to it.
   return 0.f + (n >= 8 ? vector_row_sum<8>(x, n) : vector_row_sum<1>(x, n));
 }
 
 namespace {
 // Generic widths: each step materialises the row a sum kernel would read.
-void greedy_fit_generic(const float* x, const bool* mask, int64_t w, int order, float* out,
+TWLA_INLINE void greedy_fit_generic(const float* x, const bool* mask, int64_t w, int order, float* out,
                         float* scratch) {
   float* W = scratch;
   float* wc = scratch + w;
@@ -120,16 +161,6 @@ void greedy_fit_generic(const float* x, const bool* mask, int64_t w, int order, 
   }
 }
 
-// 8 fp32 lanes (GCC vector extension: plain IEEE ops per lane, two SSE registers without AVX).
-typedef float v8 __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-inline v8 load8(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
-inline v8 abs8(v8 v) { return (v8)((v8i)v & 0x7fffffff); }
 
 // ATen's sum of a row of n8 chunks of 8 (no cascade below 64 chunks), accumulated chunk by
 // chunk: chunk c goes to accumulator c % 4, chunks past the last full group of 4 to the first.
@@ -137,9 +168,9 @@ inline v8 abs8(v8 v) { return (v8)((v8i)v & 0x7fffffff); }
 struct ChunkSum {
   v8 acc[4] = {};
   int64_t main = 0;
-  explicit ChunkSum(int64_t n8) : main((n8 / 4) * 4) {}
-  void add(int64_t c, v8 v) { acc[c < main ? (c & 3) : 0] += v; }
-  float result() {
+  TWLA_INLINE explicit ChunkSum(int64_t n8) : main((n8 / 4) * 4) {}
+  TWLA_INLINE void add(int64_t c, v8 v) { acc[c < main ? (c & 3) : 0] += v; }
+  TWLA_INLINE float result() {
     v8 a = acc[0];
     for (int k = 1; k < 4; ++k) a += acc[k];
     float f = 0.f;
@@ -150,7 +181,7 @@ struct ChunkSum {
 
 // Widths that are a multiple of 8 (below 512): the same operations, fused into four passes of
 // 8-lane chunks. scratch: W, wc, t, m.
-void greedy_fit_x8(const float* __restrict x, const bool* __restrict mask, int64_t w, int order,
+TWLA_INLINE void greedy_fit_x8(const float* __restrict x, const bool* __restrict mask, int64_t w, int order,
                    float* __restrict out, float* __restrict scratch) {
   float* __restrict W = scratch;
   float* __restrict wc = scratch + w;
@@ -204,7 +235,7 @@ void greedy_fit_x8(const float* __restrict x, const bool* __restrict mask, int64
 }
 }  // namespace
 
-void greedy_fit(const float* x, const bool* mask, int64_t w, int order, float* out, float* scratch) {
+TWLA_CLONES void greedy_fit(const float* x, const bool* mask, int64_t w, int order, float* out, float* scratch) {
   if (w % 8 == 0 && w < 512)
     greedy_fit_x8(x, mask, w, order, out, scratch);
   else

@@ -1,11 +1,16 @@
 // quantizers/gptq.cpp: see gptq.h. fp32 throughout, in the reference's op order: the in-block
 // rank-1 updates are exact fp32 products and differences (rows are independent, so the loop runs
-// row by row in parallel without changing a bit), the lazy update is one BLAS product per block.
+// row by row in parallel without changing a bit), the lazy update is one in-place BLAS product
+// per block. No per-column tensor ops: the in-block loop is plain code over raw rows.
 #include "quantizers/gptq.h"
+
+// v8 helpers are internal (inlined); their ABI note does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "quantizers/e2m_atq.h"
@@ -42,6 +47,21 @@ Grid find_params(const Tensor& x, int64_t maxq, bool sym, bool trits) {
   g.scale = g.scale.contiguous();
   g.zero = g.zero.contiguous();
   return g;
+}
+
+// y[j] -= a * x[j] for j < n, 8 lanes at a time (separate multiply and subtract, as the scalar
+// loop: the build has no FMA contraction).
+typedef float v8 __attribute__((vector_size(32)));
+inline void sub_scaled(float* __restrict y, const float* __restrict x, float a, int64_t n) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    v8 yv, xv;
+    std::memcpy(&yv, y + j, sizeof yv);
+    std::memcpy(&xv, x + j, sizeof xv);
+    yv = yv - a * xv;
+    std::memcpy(y + j, &yv, sizeof yv);
+  }
+  for (; j < n; ++j) y[j] -= a * x[j];
 }
 
 // quant.py quantize() for one element; returns q and writes the integer code.
@@ -112,9 +132,12 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
   for (int64_t k = 0; k < ic; ++k)
     group_of[k] = gs <= 0 ? 0 : (statik ? pperm[k] / gs : k / gs);
 
-  Tensor Q = at::zeros_like(W), codes = at::zeros({oc, ic}, at::kLong);
-  Tensor Losses = at::zeros_like(W), W_fed = keep_trace ? at::zeros_like(W) : Tensor();
+  Tensor Q = at::empty_like(W), codes = at::empty({oc, ic}, at::kLong);
+  Tensor Losses = at::empty_like(W), W_fed = keep_trace ? at::empty_like(W) : Tensor();
   const float fmaxq = static_cast<float>(maxq);
+  float *pQ = Q.data_ptr<float>(), *pL = Losses.data_ptr<float>();
+  float* pF = keep_trace ? W_fed.data_ptr<float>() : nullptr;
+  int64_t* pC = codes.data_ptr<int64_t>();
   for (int64_t i1 = 0; i1 < ic; i1 += cfg.blocksize) {
     const int64_t i2 = std::min(i1 + cfg.blocksize, ic), count = i2 - i1;
     // Dynamic groups are fitted when their first column is reached, on W as of the block start
@@ -122,11 +145,9 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
     if (gs > 0 && !statik)
       for (int64_t k = i1; k < i2; ++k)
         if (k % gs == 0) grids[k / gs] = find_params(W.narrow(1, k, std::min(gs, ic - k)), maxq, cfg.sym, trits);
-    Tensor W1 = W.narrow(1, i1, count).contiguous().clone();
+    Tensor W1 = W.narrow(1, i1, count).contiguous().clone();       // [oc, count]
     Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count).contiguous();
-    Tensor Q1 = at::empty_like(W1), L1 = at::empty_like(W1), E1 = at::empty_like(W1);
-    Tensor C1 = at::empty({oc, count}, at::kLong);
-    Tensor F1 = keep_trace ? at::empty_like(W1) : Tensor();
+    Tensor E1 = at::empty_like(W1);                                 // [oc, count] err / U_jj
     std::vector<const float*> sc(count), zr(count);
     for (int64_t i = 0; i < count; ++i) {
       sc[i] = grids[group_of[i1 + i]].scale.data_ptr<float>();
@@ -134,39 +155,43 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
     }
     float* pw = W1.data_ptr<float>();
     const float* pu = U1.data_ptr<float>();
-    float *pq = Q1.data_ptr<float>(), *pl = L1.data_ptr<float>(), *pe = E1.data_ptr<float>();
-    float* pf = keep_trace ? F1.data_ptr<float>() : nullptr;
-    int64_t* pc = C1.data_ptr<int64_t>();
+    float* pe = E1.data_ptr<float>();
+    // Rows are independent: each row's column loop runs in one task, with Q, codes and Losses
+    // written in place.
     at::parallel_for(0, oc, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         float* wr = pw + r * count;
+        const int64_t o = r * ic + i1;
         for (int64_t i = 0; i < count; ++i) {
           const float w = wr[i], d = pu[i * count + i];
-          if (pf) pf[r * count + i] = w;
-          const float q = quantize_one(w, sc[i][r], zr[i][r], fmaxq, trits, pc[r * count + i]);
-          pq[r * count + i] = q;
-          pl[r * count + i] = ((w - q) * (w - q)) / (d * d) / 2;
+          if (pF) pF[o + i] = w;
+          const float q = quantize_one(w, sc[i][r], zr[i][r], fmaxq, trits, pC[o + i]);
+          pQ[o + i] = q;
+          pL[o + i] = ((w - q) * (w - q)) / (d * d) / 2;
           const float e = (w - q) / d;
           pe[r * count + i] = e;
-          const float* ui = pu + i * count;
-          for (int64_t j = i; j < count; ++j) wr[j] -= e * ui[j];
+          sub_scaled(wr + i, pu + i * count + i, e, count - i);
         }
       }
     });
-    Q.narrow(1, i1, count).copy_(Q1);
-    codes.narrow(1, i1, count).copy_(C1);
-    Losses.narrow(1, i1, count).copy_(L1);
-    if (keep_trace) W_fed.narrow(1, i1, count).copy_(F1);
-    if (i2 < ic) W.narrow(1, i2, ic - i2).sub_(at::matmul(E1, U.narrow(0, i1, count).narrow(1, i2, ic - i2)));
+    // The lazy update of all later columns: one GEMM, accumulated into W in place
+    // (W[:, i2:] += -1 * E1 U[i1:i2, i2:]; the same fp32 values as W - E1 U).
+    if (i2 < ic)
+      W.narrow(1, i2, ic - i2).addmm_(E1, U.narrow(0, i1, count).narrow(1, i2, ic - i2), 1, -1);
   }
   {
     Tensor rows = Losses.sum(1).to(at::kDouble).contiguous();
     const double* p = rows.data_ptr<double>();
     for (int64_t r = 0; r < oc; ++r) out.error += p[r];
   }
-  Tensor invperm = at::argsort(perm);
-  out.Q = Q.index_select(1, invperm);
-  out.codes = codes.index_select(1, invperm);
+  if (cfg.act_order) {
+    Tensor invperm = at::argsort(perm);
+    out.Q = Q.index_select(1, invperm);
+    out.codes = codes.index_select(1, invperm);
+  } else {
+    out.Q = Q;
+    out.codes = codes;
+  }
   out.perm = perm;
   out.g_idx = at::empty({ic}, at::kLong);
   int64_t* pg = out.g_idx.data_ptr<int64_t>();

@@ -2,6 +2,8 @@
 // that results stay within an ulp or two of theirs on the same BLAS/LAPACK.
 #include "quantizers/hessian.h"
 
+#include <dlfcn.h>
+
 #include <cmath>
 
 #include "core/error.h"
@@ -9,6 +11,33 @@
 namespace twla {
 
 namespace {
+// OpenBLAS's potrf/potri pick their blocking by thread count, so U would change in the last bits
+// between --threads 1 and 2 (tests/quantizers/test_hessian.cpp). The factorization runs on one
+// OpenBLAS thread; without OpenBLAS (another BLAS) this does nothing.
+class OneBlasThread {
+ public:
+  OneBlasThread() {
+    get_ = reinterpret_cast<GetFn>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    set_ = reinterpret_cast<SetFn>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (get_ && set_) {
+      before_ = get_();
+      set_(1);
+    }
+  }
+  ~OneBlasThread() {
+    if (get_ && set_) set_(before_);
+  }
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  using GetFn = int (*)();
+  using SetFn = void (*)(int);
+  GetFn get_ = nullptr;
+  SetFn set_ = nullptr;
+  int before_ = 1;
+};
+
 // [T, ic] -> [1, T, ic]; [B, T, ic] stays.
 Tensor as_batched(const Tensor& X, const char* who) {
   TWLA_CHECK(X.dim() == 2 || X.dim() == 3, who, ": calibration input has shape ", describe(X),
@@ -105,6 +134,7 @@ double damp_hessian(Tensor& H, double percdamp) {
 }
 
 Tensor inverse_cholesky_upper(const Tensor& H_damped, const std::string& layer, double percdamp) {
+  OneBlasThread one;
   auto [L, info] = at::linalg_cholesky_ex(H_damped);
   TWLA_CHECK(info.item<int>() == 0, "layer '", layer, "': H + damp*I is not positive definite "
              "(percdamp=", percdamp, ", leading minor ", info.item<int>(),

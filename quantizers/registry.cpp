@@ -5,6 +5,7 @@
 
 #include "quantizers/e2m_atq.h"
 #include "quantizers/gptq.h"
+#include "quantizers/hessian.h"
 #include "quantizers/quantizer.h"
 #include "quantizers/rtn.h"
 #include "quantizers/ternary.h"
@@ -37,6 +38,7 @@ class FpQuantizer : public PluginShell<Quantizer, FpConfig> {
 // Checks the layer against group_size here, so the error names the layer.
 int64_t layer_group_size(const LinearRef& l, int group_size) {
   TWLA_CHECK(l.W.dim() == 2, "layer ", l.name, ": weight must be [oc, ic], got ", describe(l.W));
+  check_finite(l.W, "weight", l.name);
   const int64_t ic = l.W.size(1);
   TWLA_CHECK(group_size == -1 || ic % group_size == 0, "quantizer.group_size=", group_size,
              " does not divide ic=", ic, " of ", l.name, "; use a divisor or -1 (per row)");
@@ -135,6 +137,11 @@ const LayerStats& need_stats(const LayerStats* s, const LinearRef& l, const char
              l.name, "; run it through the calibration pipeline");
   TWLA_CHECK(!S || !s->S_blocks.empty(), "quantizer ", who, " needs the per-block S statistics of "
              "layer ", l.name, "; collect S_blocks during calibration");
+  // NaN/Inf in the layer's calibration inputs reach H (and S) first: say so, before the
+  // quantizer's own checks report a non-finite H.
+  check_finite(s->H, "the calibration statistic H (from the layer's input activations)", l.name);
+  for (size_t b = 0; S && b < s->S_blocks.size(); ++b)
+    check_finite(s->S_blocks[b], str("the calibration statistic S block ", b), l.name);
   return *s;
 }
 // tr(E H E^T), E = W_hat - W: the layer's output error on the calibration set (up to 2/N).

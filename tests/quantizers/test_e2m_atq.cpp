@@ -120,6 +120,37 @@ TEST_CASE("e2m: fused row kernels are bit-identical to the tensor code", "[e2m]"
   }
 }
 
+TEST_CASE("e2m: Stage 1 + Stage 2 row kernels are bit-identical to the tensor code", "[e2m]") {
+  // ternarize_rows (row kernels, one GEMM per product with S) against ternarize (tensor ops) on
+  // the golden primitives' masks and on random masks of several widths, with and without S.
+  auto g = test::load_golden("e2m_atq_primitives_16x128");
+  struct C { Tensor x, mask, S; };
+  std::vector<C> cases;
+  for (const char* m : {"rand", "cols", "emptyrow", "full"})
+    cases.push_back({g.f32("x"), g.t(std::string("mask.") + m).to(at::kBool), g.f32("S")});
+  for (int64_t w : {5, 40, 64, 128, 200}) {
+    Tensor x = randn({37, w}, 300 + w) * 0.02;
+    Tensor A = randn({w, w}, 400 + w);
+    cases.push_back({x, randn({37, w}, 500 + w) > -0.2, A.t().matmul(A) / double(w)});
+  }
+  for (auto& c : cases) {
+    CAPTURE(c.x.size(1));
+    for (int order : {1, 2})
+      for (bool withS : {false, true}) {
+        CAPTURE(order, withS);
+        Tensor S = withS ? c.S : Tensor();
+        e2m::TernaryFit ref = e2m::ternarize(c.x, c.mask, order, S, 15, 15);
+        e2m::TernaryFit got = e2m::ternarize_rows(c.x, c.mask, order, S, 15, 15);
+        CHECK(at::equal(got.value, ref.value));
+        CHECK(at::equal(got.t0, ref.t0));
+        CHECK(at::equal(got.t1, ref.t1));
+        CHECK(at::equal(got.mu, ref.mu));
+        CHECK(at::equal(got.a0, ref.a0));
+        CHECK(at::equal(got.a1, ref.a1));
+      }
+  }
+}
+
 TEST_CASE("e2m: numpy quantile rule", "[e2m]") {
   // 0.1 of [0, 1, 2, 3]: the virtual index 3 * 0.1f rounds in fp32 to 0.30000001192092896,
   // which numpy 1.24 returns (numpy 2 and an fp64 index would give 0.30000000447034836).

@@ -107,3 +107,26 @@ TEST_CASE("hessian: dead columns, damping, errors", "[hessian][gptq][e2m]") {
   nan[0][1] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_AS(check_finite(nan, "weight", "l"), Error);
 }
+
+TEST_CASE("hessian: H and chol(H^-1) bit-identical on 1 and 2 threads, BLAS included",
+          "[hessian][threads]") {
+  // Wide enough that OpenBLAS's GEMM and Cholesky take their multithreaded paths; set_threads
+  // caps both ATen and OpenBLAS, as a run does.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const int64_t ic = 1536;
+  Tensor X = at::randn({2, 1024, ic}, gen, at::TensorOptions().dtype(at::kFloat));
+  const int before = get_threads();
+  auto run = [&](int threads) {
+    set_threads(threads);
+    HessianAccumulator acc;
+    hessian_add_batch(acc, X);
+    Tensor H = acc.H.clone();
+    damp_hessian(H, 0.01);
+    return std::make_pair(acc.H, inverse_cholesky_upper(H, "L", 0.01));
+  };
+  auto [H1, U1] = run(1);
+  auto [H2, U2] = run(2);
+  set_threads(before);
+  CHECK(at::equal(H1, H2));
+  CHECK(at::equal(U1, U2));
+}
