@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "core/strings.h"
@@ -55,6 +56,11 @@ std::vector<Column> metric_columns(const std::vector<RunRecord>& runs) {
       if (metric_value(r, key, &v)) return true;
     return false;
   };
+  std::set<std::string> other_ppl;  // tinystories, text:PATH: after the paper's two
+  for (const auto& r : runs)
+    for (const auto& [k, v] : r.metrics)
+      if (starts_with(k, "ppl/") && k != "ppl/wikitext2" && k != "ppl/c4") other_ppl.insert(k);
+  for (const auto& k : other_ppl) cols.push_back({k.substr(4) + " PPL", k, 1});
   for (const auto& [h, k] : tasks)
     if (any(k)) cols.push_back({h, k, 100});
   if (any("avg7")) cols.push_back({"Avg", "avg7", 100});
@@ -62,7 +68,17 @@ std::vector<Column> metric_columns(const std::vector<RunRecord>& runs) {
 }
 }  // namespace
 
-std::string paper_method(const RunRecord& r) {
+namespace {
+// " w/o stage2, feedback" for the quantizer switches a run turned off (ablation rows).
+std::string switches_off(const RunRecord& r) {
+  std::vector<std::string> off;
+  for (const auto& [k, v] : r.config_flat)
+    if (starts_with(k, "quantizer.") && v == "false" && k != "quantizer.compat_reference")
+      off.push_back(k.substr(10));
+  return off.empty() ? "" : " w/o " + join(off, ", ");
+}
+
+std::string method_base(const RunRecord& r) {
   std::string q = label(r, "method"), rot = label(r, "rotation");
   bool rotated = !rot.empty() && rot != "none";
   if (q == "fp") return rotated ? "FP16+" + rot : "FP16";
@@ -71,6 +87,9 @@ std::string paper_method(const RunRecord& r) {
   if (q == "e2m-atq") return rot == "kotms" ? "TWLA" : rotated ? "E2M-ATQ+" + rot : "E2M-ATQ";
   return rotated ? q + "+" + rot : q;
 }
+}  // namespace
+
+std::string paper_method(const RunRecord& r) { return method_base(r) + switches_off(r); }
 
 std::string paper_abits(const RunRecord& r) {
   std::string a = label(r, "abits"), alloc = label(r, "allocator");
@@ -84,7 +103,7 @@ PaperTable paper_table(const std::vector<RunRecord>& runs, int digits) {
     std::string model = label(*r, "model");
     double a = std::atof(label(*r, "abits").c_str());
     return std::make_tuple(model_rank(model), model, -a, paper_abits(*r),
-                           method_rank(paper_method(*r)), paper_method(*r), r->name);
+                           method_rank(method_base(*r)), paper_method(*r), r->name);
   };
   std::stable_sort(order.begin(), order.end(),
                    [&](const RunRecord* a, const RunRecord* b) { return key(a) < key(b); });
@@ -136,7 +155,7 @@ std::string paper_latex(const std::vector<RunRecord>& runs, int digits) {
   };
   std::vector<std::string> h = p.header;
   for (size_t i = 4; i < h.size(); ++i)
-    h[i] += (starts_with(h[i], "Wiki2") || starts_with(h[i], "C4")) ? " $\\downarrow$" : " $\\uparrow$";
+    h[i] += h[i].find("PPL") != std::string::npos ? " $\\downarrow$" : " $\\uparrow$";
   std::string out = "\\begin{tabular}{llcc" + std::string(p.header.size() - 4, 'r') + "}\n\\toprule\n" +
                     line(h) + "\\midrule\n";
   for (size_t i = 0; i < p.rows.size(); ++i) {

@@ -1,6 +1,7 @@
 // results/paper_table.h: runs in the layout of the paper's main table (TWLA, arXiv 2606.13054,
 // Table 1): one row per (model, method, W bits, A bits), grouped by model in the paper's order;
-// columns Wiki2 and C4 perplexity, the zero-shot accuracies (x100) present, and their average
+// columns Wiki2 and C4 perplexity (then any other perplexity a run has, e.g. tinystories), the
+// zero-shot accuracies (x100) present, and their average
 // (Avg, when a row has all seven of avg7_tasks()). Markdown and LaTeX (booktabs).
 // Not here: the generic per-run tables (report.h), plots (paper_plots.h).
 #pragma once
@@ -12,7 +13,8 @@
 namespace twla {
 
 // The paper's name for a run's method, from its labels: FP16, RTN, GPTQ, Hadamard+GPTQ, TWLA
-// (E2M-ATQ with KOTMS), E2M-ATQ (+ rotation), else "<quantizer>+<rotation>".
+// (E2M-ATQ with KOTMS), E2M-ATQ (+ rotation), else "<quantizer>+<rotation>"; then
+// " w/o a, b" for quantizer switches the run set to false (ablations: "E2M-ATQ w/o stage2").
 std::string paper_method(const RunRecord& r);
 // "16", "4", "4 (mixed)" when the allocator is not uniform.
 std::string paper_abits(const RunRecord& r);

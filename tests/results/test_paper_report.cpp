@@ -53,6 +53,11 @@ TEST_CASE("paper table: rows in the paper's order, methods by their paper names"
   CHECK(t.rows[0][6] == "78.00");      // PIQA x100
   CHECK(t.rows[0].back().empty());     // FP16 here lacks six tasks: no Avg
   CHECK(t.rows[4].back() == "60.00");
+  RunRecord ablated = runs[3];
+  ablated.config_flat = {{"quantizer.stage2", "false"}, {"quantizer.compat_reference", "false"}};
+  CHECK(paper_method(ablated) == "TWLA w/o stage2");
+  runs[0].metrics["ppl/tinystories"] = 7;   // other perplexities follow C4
+  CHECK(paper_table(runs).header[6] == "tinystories PPL");
   auto md = paper_markdown(runs);
   CHECK(md.find("| Hadamard+GPTQ ") != std::string::npos);
   CHECK(md.find("–") != std::string::npos);
