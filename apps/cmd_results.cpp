@@ -6,6 +6,8 @@
 #include "core/fs.h"
 #include "experiments/descriptor.h"
 #include "quantizers/quantizer.h"
+#include "results/paper_plots.h"
+#include "results/paper_table.h"
 #include "results/report.h"
 #include "results/run_file.h"
 #include "rotations/rotation.h"
@@ -61,14 +63,19 @@ int cmd_show(const Args& a) {
 
 int cmd_report(const Args& a) {
   std::string dir;
-  std::string fmt = "md";
+  std::string fmt = "md", plots;
+  bool paper = false;
   TableOptions o;
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i] == "--latex") fmt = "latex";
     else if (a[i] == "--csv") fmt = "csv";
+    else if (a[i] == "--paper") paper = true;
+    else if (a[i] == "--plots" && i + 1 < a.size()) plots = a[++i];
     else if (a[i] == "--metrics" && i + 1 < a.size()) o.metrics = split(a[++i], ',');
     else if (a[i] == "--help" || a[i] == "-h") {
-      std::cout << "usage: twla report DIR [--latex|--csv] [--metrics ppl/wikitext2,kl/c4]\n";
+      std::cout << "usage: twla report DIR [--latex|--csv] [--metrics ppl/wikitext2,kl/c4] [--paper] "
+                   "[--plots OUTDIR]\n  --paper: the paper's main-table layout (Markdown or --latex)\n"
+                   "  --plots: also write PNGs (PPL vs A bits, per-layer error, bits per block)\n";
       return 0;
     } else {
       TWLA_CHECK(dir.empty(), "twla report takes one folder; got '", dir, "' and '", a[i], "'");
@@ -79,8 +86,15 @@ int cmd_report(const Args& a) {
   TWLA_CHECK(dir_exists(dir), "twla report: '", dir, "' is not a folder");
   auto runs = read_runs(dir);
   TWLA_CHECK(!runs.empty(), "twla report: no results.h5 below '", dir, "'");
-  std::cout << (fmt == "latex" ? report_latex(runs, o) : fmt == "csv" ? report_csv(runs, o)
-                                                                      : report_markdown(runs, o));
+  if (paper) {
+    TWLA_CHECK(fmt != "csv", "twla report --paper: Markdown or --latex; --csv has every column already");
+    std::cout << (fmt == "latex" ? paper_latex(runs, o.digits) : paper_markdown(runs, o.digits));
+  } else {
+    std::cout << (fmt == "latex" ? report_latex(runs, o) : fmt == "csv" ? report_csv(runs, o)
+                                                                        : report_markdown(runs, o));
+  }
+  if (!plots.empty())
+    for (const auto& f : paper_plots(runs, plots)) std::cerr << "wrote " << f << "\n";
   return 0;
 }
 

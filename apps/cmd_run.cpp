@@ -64,17 +64,18 @@ int run_trees(const std::vector<SweepRun>& runs, const RunOptions& opt, bool qui
 
 int cmd_run(const Args& a) {
   po::options_description desc("twla run");
-  std::string file, out;
+  std::string file, out, cache;
   std::vector<std::string> overrides;
   desc.add_options()("help,h", "this help")(
       "descriptor", po::value(&file)->required(), "experiment descriptor (YAML)")(
       "set", po::value(&overrides)->multitoken(), "overrides key.sub=value (also positional)")(
       "out", po::value(&out), "output folder (overrides `output:`)")(
       "force", "recompute runs whose results.h5 already exists")(
+      "cache", po::value(&cache), "stage cache folder, or off (default $TWLA_CACHE or <output>/.cache)")(
       "plan", "list the runs the sweep expands to, and stop");
   po::positional_options_description pos;
   pos.add("descriptor", 1).add("set", -1);
-  auto vm = parse(a, desc, pos, "twla run exp.yaml [key.sub=value ...] [--out DIR] [--force] [--plan]");
+  auto vm = parse(a, desc, pos, "twla run exp.yaml [key.sub=value ...] [--out DIR] [--force] [--cache DIR|off] [--plan]");
   if (!out.empty()) overrides.push_back("output=" + out);
   YAML::Node sweep;
   YAML::Node base = load_descriptor_tree(file, overrides, &sweep);
@@ -89,6 +90,7 @@ int cmd_run(const Args& a) {
   }
   RunOptions opt;
   opt.force = vm.count("force") > 0;
+  opt.cache_dir = cache;
   return run_trees(runs, opt, false);
 }
 

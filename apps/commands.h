@@ -9,6 +9,7 @@ namespace twla::cli {
 using Args = std::vector<std::string>;  // the arguments after the subcommand
 
 int cmd_run(const Args& a);
+int cmd_sweep(const Args& a);   // cmd_sweep.cpp
 int cmd_eval(const Args& a);
 int cmd_describe(const Args& a);
 int cmd_show(const Args& a);

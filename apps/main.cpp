@@ -23,12 +23,13 @@ const std::map<std::string, Command>& commands() {
   using namespace twla::cli;
   static const std::map<std::string, Command> c{
       {"run", {cmd_run, "run an experiment descriptor (and its sweep): twla run exp.yaml [key=value ...]"}},
+      {"sweep", {cmd_sweep, "a whole study, locally or on Slurm: twla sweep plan|run|status|resume exp.yaml [--backend slurm]"}},
       {"eval", {cmd_eval, "evaluate a model alone: twla eval --model DIR --tasks wikitext2,c4"}},
       {"describe", {cmd_describe, "list plugins and descriptor fields: twla describe [quantizer [rtn]]"}},
       {"show", {cmd_show, "print one result file: twla show runs/x/results.h5"}},
       {"bench", {cmd_bench, "speed checks: twla bench kernels [--shape 16384x16384] [--batch 1,4,16] [--json F]"}},
       {"check-golden", {cmd_check_golden, "run every golden case in a folder: twla check-golden [DIR] (default <data-dir>/golden)"}},
-      {"report", {cmd_report, "table of every run below a folder: twla report runs/ [--latex|--csv]"}},
+      {"report", {cmd_report, "table of every run below a folder: twla report runs/ [--latex|--csv] [--paper] [--plots DIR]"}},
   };
   return c;
 }

@@ -1,8 +1,6 @@
 // experiments/calibration.cpp: see calibration.h.
 #include "experiments/calibration.h"
 
-#include <nlohmann/json.hpp>
-
 #include <csignal>
 #include <cstdlib>
 #include <map>
@@ -12,6 +10,7 @@
 #include "core/safetensors.h"
 #include "eval/datasets.h"
 #include "experiments/descriptor.h"
+#include "experiments/packed_io.h"
 #include "quantizers/hessian.h"
 
 namespace twla {
@@ -82,62 +81,6 @@ std::string ckpt_path(const std::string& run_dir, int b) {
   return run_dir + "/ckpt/block_" + std::to_string(b) + ".safetensors";
 }
 
-nlohmann::json record_json(const LayerRecord& r) {
-  return {{"name", r.name}, {"block", r.block}, {"weight_err", r.weight_err},
-          {"output_err", r.output_err}, {"bits_per_weight", r.bits_per_weight},
-          {"seconds", r.seconds}, {"extra", r.extra}};
-}
-LayerRecord record_from(const nlohmann::json& j) {
-  LayerRecord r;
-  r.name = j.at("name");
-  r.block = j.at("block");
-  r.weight_err = j.at("weight_err");
-  r.output_err = j.at("output_err");
-  r.bits_per_weight = j.at("bits_per_weight");
-  r.seconds = j.at("seconds");
-  r.extra = j.at("extra").get<std::map<std::string, double>>();
-  return r;
-}
-
-void save_block(const std::string& path, const std::string& key,
-                const std::map<std::string, PackedWeight>& packed,
-                const std::vector<LayerRecord>& recs) {
-  std::map<std::string, Tensor> tensors;
-  nlohmann::json meta = {{"key", key}, {"layers", nlohmann::json::object()}};
-  for (const auto& [name, p] : packed) {
-    for (const auto& [part, t] : p.parts) tensors[name + "/" + part] = t;
-    meta["layers"][name] = {{"format", p.format}, {"shape", p.shape}, {"attrs", p.attrs},
-                            {"bits_per_weight", p.bits_per_weight}};
-  }
-  nlohmann::json rj = nlohmann::json::array();
-  for (const auto& r : recs) rj.push_back(record_json(r));
-  meta["records"] = rj;
-  write_safetensors(path, tensors, {{"twla_checkpoint", meta.dump()}});
-}
-
-// Loads a block checkpoint made for `key`; false when absent or made for another descriptor.
-bool load_block(const std::string& path, const std::string& key,
-                std::map<std::string, PackedWeight>* packed, std::vector<LayerRecord>* recs) {
-  if (!file_exists(path)) return false;
-  SafetensorsFile f(path);
-  auto it = f.metadata().find("twla_checkpoint");
-  TWLA_CHECK(it != f.metadata().end(), "checkpoint '", path, "' has no twla metadata; delete it");
-  auto meta = nlohmann::json::parse(it->second);
-  if (meta.at("key") != key) return false;
-  for (auto l = meta["layers"].begin(); l != meta["layers"].end(); ++l) {
-    PackedWeight p;
-    p.format = l.value().at("format");
-    p.shape = l.value().at("shape").get<std::vector<int64_t>>();
-    p.attrs = l.value().at("attrs").get<std::map<std::string, int64_t>>();
-    p.bits_per_weight = l.value().at("bits_per_weight");
-    for (const auto& n : f.names())
-      if (n.rfind(l.key() + "/", 0) == 0) p.parts[n.substr(l.key().size() + 1)] = f.load_raw(n);
-    (*packed)[l.key()] = p;
-  }
-  for (const auto& r : meta.at("records")) recs->push_back(record_from(r));
-  return true;
-}
-
 // What the weights depend on: model, calibration, quantizer, rotation, compat.
 std::string weights_key(const Descriptor& d) {
   YAML::Node n;
@@ -171,7 +114,7 @@ std::vector<LayerRecord> calibrate_and_quantize(Model& model, const WeightsConte
   for (int b = 0; b < model.n_blocks(); ++b) {
     std::map<std::string, PackedWeight> packed;
     std::vector<LayerRecord> recs;
-    if (load_block(ckpt_path(run_dir, b), key, &packed, &recs)) {
+    if (load_packed(ckpt_path(run_dir, b), key, &packed, &recs)) {
       for (auto& [name, p] : packed) model.set_weight(name, std::make_shared<PackedWeight>(p));
     } else {
       Block blk = model.load_block(b);
@@ -188,7 +131,7 @@ std::vector<LayerRecord> calibrate_and_quantize(Model& model, const WeightsConte
           model.set_weight(name, std::make_shared<PackedWeight>(std::move(r.packed)));
         }
       }
-      save_block(ckpt_path(run_dir, b), key, packed, recs);
+      save_packed(ckpt_path(run_dir, b), key, packed, recs);
       if (kill_after && std::atoi(kill_after) == b) std::raise(SIGKILL);  // resume tests
     }
     forward_all(model, model.load_block(b), h, plain, batch);

@@ -94,13 +94,14 @@ void apply_override(YAML::Node& root, const std::string& a) {
 }
 
 YAML::Node load_descriptor_tree(const std::string& path, const std::vector<std::string>& overrides,
-                                YAML::Node* sweep) {
+                                YAML::Node* sweep, YAML::Node* slurm) {
   YAML::Node n = load_with_includes(path, 0);
-  if (n["sweep"]) {
-    if (sweep) *sweep = YAML::Clone(n["sweep"]);
-    n.remove("sweep");
+  for (const auto& o : overrides) apply_override(n, o);  // slurm.partition=x overrides too
+  for (auto [key, out] : {std::pair{"sweep", sweep}, std::pair{"slurm", slurm}}) {
+    if (!n[key]) continue;
+    if (out) *out = YAML::Clone(n[key]);
+    n.remove(key);
   }
-  for (const auto& o : overrides) apply_override(n, o);
   return n;
 }
 

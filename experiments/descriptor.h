@@ -104,10 +104,11 @@ struct Descriptor {
 };
 
 // Reads a descriptor file with its include: chain (paths relative to the including file), then
-// applies `key.sub=value` overrides (values are YAML: 4, [2,4], {name: rtn}). The `sweep:` block,
-// if any, is returned separately in *sweep and removed from the tree.
+// applies `key.sub=value` overrides (values are YAML: 4, [2,4], {name: rtn}). The `sweep:` and
+// `slurm:` blocks, if any, are returned separately in *sweep and *slurm and removed from the tree
+// (neither changes what a run computes; runner_slurm.h reads `slurm:`).
 YAML::Node load_descriptor_tree(const std::string& path, const std::vector<std::string>& overrides,
-                                YAML::Node* sweep = nullptr);
+                                YAML::Node* sweep = nullptr, YAML::Node* slurm = nullptr);
 // Sets a dotted key in a YAML tree ("quantizer.bits", "eval.tasks").
 void set_dotted(YAML::Node& root, const std::string& key, const YAML::Node& value);
 void apply_override(YAML::Node& root, const std::string& assignment);  // "a.b=value"

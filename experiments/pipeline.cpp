@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "allocators/allocator.h"
 #include "core/fs.h"
@@ -19,6 +20,7 @@
 #include "eval/wikitext_lmeval.h"
 #include "eval/zeroshot.h"
 #include "experiments/kernel_ops.h"
+#include "experiments/pipeline_cache.h"
 #include "experiments/quant_ops.h"
 #include "experiments/weights.h"
 #include "quantizers/quantizer.h"
@@ -88,7 +90,9 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     }
   }
   make_dirs(dir);
+  std::filesystem::remove(dir + "/DONE");
   if (d.threads > 0) set_threads(d.threads);
+  const StageCache cache(default_cache_dir(d.output, opt.cache_dir));
 
   RunRecord rec;
   rec.run_id = id;
@@ -122,8 +126,12 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   // Weights: rotation fused, then quantized, block by block.
   t = Clock::now();
   WeightsContext wc{d, *tok, *quant, *rot, opt.quiet};
-  rec.layers = quantize_weights(model, wc, dir);
+  const YAML::Node wdeps = weights_deps(resolved, rec.input_sha256, quant->needs_calibration());
+  const std::string wkey = StageCache::key(wdeps);
+  bool hit = false;
+  rec.layers = cached_quantize_weights(model, wc, dir, cache, wdeps, &hit);
   rec.timings["quantize"] = since(t);
+  if (hit) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");
   // What the rotation learned or chose, per linear (KOTMS losses, Hadamard constructions).
   if (!rot->is_identity()) {
     if (rec.layers.empty())
@@ -177,13 +185,24 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     }
     if (is_zeroshot_task(task)) {
       t = Clock::now();
+      const bool cacheable = d.eval.dump_requests.empty();  // a dump is a side effect to redo
+      const YAML::Node edeps = eval_deps(wkey, resolved, task, true, data_dir() + "|" + task);
+      std::map<std::string, double> cached;
+      if (cacheable && cache_load_metrics(cache, edeps, &cached)) {
+        rec.metrics.insert(cached.begin(), cached.end());
+        log(opt, d.name, task + ": from the stage cache");
+        continue;
+      }
       ZeroShotOptions zo;
       zo.limit = d.eval.limit;
       zo.batch = d.eval.zeroshot_batch;
       zo.bos = d.eval.bos;
       zo.dump_requests = expand_path(d.eval.dump_requests);
       TaskMetrics tm = run_zeroshot(model, run_ops, *tok, task, zo);
-      for (const auto& [k, v] : tm.values) rec.metrics[k + "/" + task] = v;
+      std::map<std::string, double> m;
+      for (const auto& [k, v] : tm.values) m[k + "/" + task] = v;
+      rec.metrics.insert(m.begin(), m.end());
+      if (cacheable) cache_save_metrics(cache, edeps, m);
       rec.timings["eval/" + task] = since(t);
       log(opt, d.name, task + ": acc " + fixed(tm.values.count("acc") ? tm.values.at("acc") : -1, 4) +
                            " over " + std::to_string(tm.n_docs) + " documents");
@@ -196,6 +215,13 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     t = Clock::now();
     PplDataset ds = load_ppl_dataset(task);
     rec.input_sha256["data/" + task] = sha256_file(ds.file);
+    const YAML::Node edeps = eval_deps(wkey, resolved, task, false, rec.input_sha256["data/" + task]);
+    std::map<std::string, double> m;
+    if (cache_load_metrics(cache, edeps, &m)) {
+      rec.metrics.insert(m.begin(), m.end());
+      log(opt, d.name, task + ": from the stage cache");
+      continue;
+    }
     int64_t maxw = d.eval.max_windows >= 0
                        ? (ds.max_windows >= 0 ? std::min<int64_t>(ds.max_windows, d.eval.max_windows)
                                               : d.eval.max_windows)
@@ -203,11 +229,14 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     Tensor windows = make_windows(token_ids(*tok, tok_path, ds), d.eval.seqlen, maxw);
     Tensor hidden = final_hidden(model, windows, run_ops, d.eval.batch, "ppl " + task);
     Tensor fp_hidden;
+    const YAML::Node fdeps = fp_hidden_deps(resolved, rec.input_sha256, task,
+                                            rec.input_sha256["data/" + task], windows.size(0));
     const std::string key = model_dir + "|" + task + "|" + std::to_string(d.eval.seqlen) + "|" +
                             std::to_string(windows.size(0));
     if (!quantized) {  // this is the FP model: later runs of the sweep reuse its states for KL
       std::lock_guard<std::mutex> lock(fp_cache().mu);
       fp_cache().hidden.emplace(key, hidden);
+      if (d.eval.kl) cache_save_tensor(cache, "fp_hidden", fdeps, hidden);
     }
     if (quantized && d.eval.kl) {
       auto& c = fp_cache();
@@ -215,29 +244,41 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
       auto it = c.hidden.find(key);
       if (it == c.hidden.end()) {
         lock.unlock();
-        Model fp(model_dir);
-        Tensor fh = final_hidden(fp, windows, LinearOps{}, d.eval.batch, "ppl " + task + " (FP)");
+        Tensor fh;
+        if (!cache_load_tensor(cache, "fp_hidden", fdeps, &fh)) {
+          Model fp(model_dir);
+          fh = final_hidden(fp, windows, LinearOps{}, d.eval.batch, "ppl " + task + " (FP)");
+          cache_save_tensor(cache, "fp_hidden", fdeps, fh);
+        }
         lock.lock();
         it = c.hidden.emplace(key, fh).first;
       }
       fp_hidden = it->second;
     }
     PplResult r = score_hidden(model, windows, hidden, fp_hidden.defined() ? &fp_hidden : nullptr);
-    rec.metrics["ppl/" + task] = r.ppl;
-    rec.metrics["nll/" + task] = r.nll;
+    m["ppl/" + task] = r.ppl;
+    m["nll/" + task] = r.nll;
     if (r.kl >= 0) {
-      rec.metrics["kl/" + task] = r.kl;
-      rec.metrics["top1/" + task] = r.top1;
+      m["kl/" + task] = r.kl;
+      m["top1/" + task] = r.top1;
     }
+    rec.metrics.insert(m.begin(), m.end());
+    cache_save_metrics(cache, edeps, m);
     rec.timings["eval/" + task] = since(t);
     log(opt, d.name, task + ": ppl " + fixed(r.ppl, 3) + " over " + std::to_string(r.windows) +
                          " windows" + (r.kl >= 0 ? ", KL " + fixed(r.kl, 4) : ""));
   }
   rec.timings["total"] = since(t_start);
-  // Tests kill the process here, as a Slurm preemption would, to check nothing half-written stays.
+  // Tests kill the process here, as a Slurm preemption would, to check nothing half-written stays
+  // (KILL: it kills itself; STALL: it waits to be killed, by scancel in tests/slurm).
   if (const char* f = std::getenv("TWLA_TEST_KILL_BEFORE_WRITE"); f && std::string(f) == d.name)
     std::raise(SIGKILL);
+  if (const char* f = std::getenv("TWLA_TEST_STALL_BEFORE_WRITE"); f && std::string(f) == d.name) {
+    std::cerr << "[" << d.name << "] stalling before the write (test hook)" << std::endl;
+    std::this_thread::sleep_for(std::chrono::minutes(10));  // until the test kills it
+  }
   write_run(h5, rec);
+  write_file_atomic(dir + "/DONE", id + "\n");
   log(opt, d.name, "wrote " + h5);
   return rec;
 }

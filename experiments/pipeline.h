@@ -1,7 +1,8 @@
 // experiments/pipeline.h: one run, start to finish (DESIGN_SKETCH.md "One run"): load the model,
 // rotate, quantize weights, allocate activation bits, evaluate, write results.h5 atomically.
 // A run whose results.h5 already holds the same run id is not recomputed (Slurm requeue and
-// re-running a killed sweep are harmless).
+// re-running a killed sweep are harmless); after results.h5, a DONE file holding the run id is
+// written (what sweep runners poll). Stages go through the stage cache (pipeline_cache.h).
 #pragma once
 #include <string>
 
@@ -13,6 +14,8 @@ namespace twla {
 struct RunOptions {
   bool force = false;   // recompute even if results.h5 with this run id exists
   bool quiet = false;   // no per-stage log lines
+  // Stage cache folder: "" = $TWLA_CACHE or <output>/.cache; "off" = none (stage_cache.h).
+  std::string cache_dir;
 };
 
 // tree: a descriptor tree after includes/overrides (and sweep expansion).

@@ -4,7 +4,8 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-pkgs=(cmake g++ ninja-build ccache pkg-config git
+# slurm-wlm + munge: the Slurm sweep test starts a throwaway cluster (tests/slurm).
+pkgs=(cmake g++ ninja-build ccache pkg-config git slurm-wlm munge
       libtorch-dev libboost-program-options-dev libhdf5-dev libopenblas-dev libabsl-dev
       catch2 libgnuplot-iostream-dev gnuplot-nox libsentencepiece-dev libyaml-cpp-dev
       nlohmann-json3-dev)
