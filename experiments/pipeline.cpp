@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "allocators/allocator.h"
@@ -18,6 +19,7 @@
 #include "eval/perplexity.h"
 #include "eval/wikitext_lmeval.h"
 #include "eval/zeroshot.h"
+#include "experiments/allocation_stage.h"
 #include "experiments/kernel_ops.h"
 #include "experiments/quant_ops.h"
 #include "experiments/weights.h"
@@ -137,9 +139,16 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     for (const auto& note : rot->notes()) log(opt, d.name, "rotation: " + note);
   }
 
-  AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip};
-  Allocation allocation = alloc->allocate(req);
-  rec.series["act_bits"] = std::vector<double>(allocation.act_bits.begin(), allocation.act_bits.end());
+  t = Clock::now();
+  std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model
+  auto say = [&](const std::string& m) { log(opt, d.name, m); };
+  AllocationContext actx = allocation_context(d, model, *tok, *rot, fp_model, model_dir, say);
+  AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};
+  AllocationReport arep;
+  Allocation allocation = alloc->allocate(req, &arep);
+  fp_model.reset();
+  record_allocation(allocation, arep, rec, say);
+  rec.timings["allocate"] = since(t);
   QuantLinearOps ops(rot.get(), allocation, d.activations.clip, d.compat == "reference");
   const bool quantized = d.quantizer.name != "fp" || !ops.is_identity();
   std::unique_ptr<KernelLinearOps> kernel_ops;
