@@ -56,6 +56,9 @@ struct AllocationReport {
 
 class Allocator : public Plugin {
  public:
+  // The settings that need the model's size (budget vs blocks), checked before any work starts;
+  // allocate() checks them again. Error naming the field and a fix.
+  virtual void check(int n_blocks, double avg_bits) const {}
   virtual Allocation allocate(const AllocationRequest& req, AllocationReport* report) const = 0;
 };
 

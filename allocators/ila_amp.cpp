@@ -60,18 +60,28 @@ class IlaAmpAllocator : public PluginShell<Allocator, IlaAmpConfig> {
   IlaAmpAllocator(std::string name, IlaAmpConfig cfg) : PluginShell(std::move(name), std::move(cfg)) {
     check_config(cfg_);
   }
+  void check(int n_blocks, double avg_bits) const override { budget_of(n_blocks, avg_bits); }
   Allocation allocate(const AllocationRequest& req, AllocationReport* rep) const override;
+
+ private:
+  int budget_of(int L, double avg_bits) const;
 };
 
-Allocation IlaAmpAllocator::allocate(const AllocationRequest& req, AllocationReport* rep) const {
+int IlaAmpAllocator::budget_of(int L, double avg_bits) const {
   const IlaAmpConfig& c = cfg_;
-  const int L = req.n_blocks;
-  const int budget = c.budget > 0 ? c.budget : ila_amp_budget(req.avg_bits, L);
+  const int budget = c.budget > 0 ? c.budget : ila_amp_budget(avg_bits, L);
   const int smallest = *std::min_element(c.candidates.begin(), c.candidates.end());
   TWLA_CHECK(budget >= smallest * L, kPath, ": the budget of ", budget, " bits (",
              c.budget > 0 ? "budget" : "round(activations.bits * L)", ", L = ", L,
              " blocks) is below the smallest candidate ", smallest, " x L = ", smallest * L,
              "; raise activations.bits (or budget) or add a smaller candidate");
+  return budget;
+}
+
+Allocation IlaAmpAllocator::allocate(const AllocationRequest& req, AllocationReport* rep) const {
+  const IlaAmpConfig& c = cfg_;
+  const int L = req.n_blocks;
+  const int budget = budget_of(L, req.avg_bits);
   TWLA_CHECK(req.ctx, "allocator ila-amp measures the model and needs a run context; ",
              "run it through `twla run` (the pipeline)");
   const AllocationContext& ctx = *req.ctx;

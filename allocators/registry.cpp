@@ -31,6 +31,7 @@ class UniformAllocator : public PluginShell<Allocator, UniformConfig> {
                "'; use fixed or lac");
     check_lac_config(cfg_.lac, "activations.allocator.lac");
   }
+  void check(int n_blocks, double avg_bits) const override { uniform_bits(avg_bits); }
   Allocation allocate(const AllocationRequest& req, AllocationReport* rep) const override {
     Allocation a;
     a.act_bits.assign(size_t(req.n_blocks), uniform_bits(req.avg_bits));

@@ -114,6 +114,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   auto quant = quantizers().make(d.quantizer, "quantizer");
   auto rot = rotations().make(d.rotation, "rotation");
   auto alloc = allocators().make(d.activations.allocator, "activations.allocator");
+  alloc->check(model.n_blocks(), d.activations.bits);   // before the weights take their time
   rec.labels = {{"model", std::filesystem::path(model_dir).filename().string()},
                 {"method", d.quantizer.name},
                 {"wbits", quant->nominal_bits()},

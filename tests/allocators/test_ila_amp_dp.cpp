@@ -176,6 +176,12 @@ TEST_CASE("ila-amp: bad settings give one-line errors naming the field and a fix
   CHECK(e.find("activations.allocator.clip='lca'") != std::string::npos);
   e = error_of("{name: uniform}", 5, 3.5);
   CHECK(e.find("activations.bits=3.5 is not a whole number") != std::string::npos);
+  // The run checks the budget against the model's size before the weights are quantized.
+  auto ila = allocators().make("ila-amp");
+  CHECK_THROWS_WITH(ila->check(32, 1.5), Catch::Matchers::Contains("budget of 48 bits"));
+  CHECK_NOTHROW(ila->check(32, 2.0));
+  CHECK_THROWS_WITH(allocators().make("uniform")->check(32, 4.5),
+                    Catch::Matchers::Contains("activations.bits=4.5"));
   for (const auto& m : {error_of("{name: ila-amp, params: {candidates: []}}"), error_of("{name: ila-amp}", 5, 1.0)})
     CHECK(m.find('\n') == std::string::npos);
 }
