@@ -91,6 +91,7 @@ std::string deepen(const std::string& src, int layers) {
   std::ofstream(dir / "config.json") << cfg.dump(2);
   std::map<std::string, Tensor> out;
   for (const auto& f : m.source().files()) {
+    if (!ends_with(f, ".safetensors")) continue;   // files() also lists config.json
     SafetensorsFile st(f);
     for (const auto& name : st.names()) {
       const std::string pre = "model.layers.";
