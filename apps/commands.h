@@ -16,6 +16,7 @@ int cmd_show(const Args& a);
 int cmd_report(const Args& a);
 int cmd_bench(const Args& a);
 int cmd_check_golden(const Args& a);
+int cmd_plot(const Args& a);
 
 // Global flags every command accepts: --data-dir, --threads, --quiet. Removes them from `a`.
 void apply_global_flags(Args& a);

@@ -29,6 +29,7 @@ const std::map<std::string, Command>& commands() {
       {"show", {cmd_show, "print one result file: twla show runs/x/results.h5"}},
       {"bench", {cmd_bench, "speed checks: twla bench kernels [--shape 16384x16384] [--batch 1,4,16] [--json F]"}},
       {"check-golden", {cmd_check_golden, "run every golden case in a folder: twla check-golden [DIR] (default <data-dir>/golden)"}},
+      {"plot", {cmd_plot, "PNG figures of results: twla plot bits|delta RESULTS.h5|DIR ... -o out.png"}},
       {"report", {cmd_report, "table of every run below a folder: twla report runs/ [--latex|--csv] [--paper] [--plots DIR]"}},
   };
   return c;

@@ -121,14 +121,9 @@ CaseResult check_golden_case(const std::string& dir, const std::string& name) {
     g.name = name;
     g.meta = nlohmann::json::parse(read_file(dir + "/" + name + ".json"));
     r.kind = kind_of(name, g.meta);
-    if (r.kind == "ila_amp_dp" || r.kind == "lac_search") {
-      r.skipped = true;
-      r.detail = "allocator ila-amp not built yet";
-      return r;
-    }
     TWLA_CHECK(!r.kind.empty(), "golden case ", name, ": no checker for reference.functions ",
                g.meta.value("reference", nlohmann::json::object()).value("functions", nlohmann::json()).dump(),
-               "; known kinds: rtn, rtn_uniform_affine, act_quant, gptq, e2m_atq_*, kotms");
+               "; known kinds: rtn, rtn_uniform_affine, act_quant, gptq, e2m_atq_*, kotms, ila_amp_dp, lac_search");
     g.file = std::make_shared<SafetensorsFile>(dir + "/" + name + ".safetensors");
     Checks c;
     if (r.kind == "rtn_gptq") check_rtn_gptq(g, c);
@@ -137,6 +132,8 @@ CaseResult check_golden_case(const std::string& dir, const std::string& name) {
     else if (r.kind == "gptq") check_gptq(g, c);
     else if (r.kind == "e2m_atq_primitives") check_e2m_primitives(g, c);
     else if (r.kind == "kotms") check_kotms(g, c);
+    else if (r.kind == "ila_amp_dp") check_ila_amp_dp(g, c);
+    else if (r.kind == "lac_search") check_lac(g, c);
     else check_e2m_full(g, c);
     c.fill(r);
   } catch (const std::exception& e) {

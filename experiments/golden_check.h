@@ -75,5 +75,7 @@ void check_gptq(const Case& g, Checks& c);
 void check_e2m_primitives(const Case& g, Checks& c);
 void check_e2m_full(const Case& g, Checks& c);         // e2m_atq_full_*, e2m_atq_ternary_rtn_*
 void check_kotms(const Case& g, Checks& c);
+void check_ila_amp_dp(const Case& g, Checks& c);   // ila_amp_dp_*  (golden_check_alloc.cpp)
+void check_lac(const Case& g, Checks& c);          // lac_search_*
 
 }  // namespace twla::golden

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "eval/perplexity.h"
 #include "eval/wikitext_lmeval.h"
 #include "eval/zeroshot.h"
+#include "experiments/allocation_stage.h"
 #include "experiments/kernel_ops.h"
 #include "experiments/pipeline_cache.h"
 #include "experiments/quant_ops.h"
@@ -116,6 +118,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   auto quant = quantizers().make(d.quantizer, "quantizer");
   auto rot = rotations().make(d.rotation, "rotation");
   auto alloc = allocators().make(d.activations.allocator, "activations.allocator");
+  alloc->check(model.n_blocks(), d.activations.bits);   // before the weights take their time
   rec.labels = {{"model", std::filesystem::path(model_dir).filename().string()},
                 {"method", d.quantizer.name},
                 {"wbits", quant->nominal_bits()},
@@ -145,9 +148,16 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     for (const auto& note : rot->notes()) log(opt, d.name, "rotation: " + note);
   }
 
-  AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip};
-  Allocation allocation = alloc->allocate(req);
-  rec.series["act_bits"] = std::vector<double>(allocation.act_bits.begin(), allocation.act_bits.end());
+  t = Clock::now();
+  std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model
+  auto say = [&](const std::string& m) { log(opt, d.name, m); };
+  AllocationContext actx = allocation_context(d, model, *tok, *rot, fp_model, model_dir, say);
+  AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};
+  AllocationReport arep;
+  Allocation allocation = alloc->allocate(req, &arep);
+  fp_model.reset();
+  record_allocation(allocation, arep, rec, say);
+  rec.timings["allocate"] = since(t);
   QuantLinearOps ops(rot.get(), allocation, d.activations.clip, d.compat == "reference");
   const bool quantized = d.quantizer.name != "fp" || !ops.is_identity();
   std::unique_ptr<KernelLinearOps> kernel_ops;

@@ -34,4 +34,8 @@ Tensor QuantLinearOps::linear(const std::string& name, const Tensor& x0, const T
   return at::matmul(x, W.t());
 }
 
+Tensor RotatedFpOps::linear(const std::string& name, const Tensor& x, const Tensor& W) const {
+  return QuantLinearOps::linear(name, x, rot_ && !rot_->is_identity() ? rot_->weight(name, W) : W);
+}
+
 }  // namespace twla

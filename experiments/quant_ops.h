@@ -25,11 +25,19 @@ class QuantLinearOps : public LinearOps {
   // True when the ops are plain x W^T (no online rotation, activations off).
   bool is_identity() const;
 
- private:
+ protected:
   const Rotation* rot_;
   Allocation alloc_;
   double clip_;
   bool compat_;
+};
+
+// The rotated full-precision model under an allocation (what ILA-AMP measures on): the model's
+// original weights rotated on the fly (rotation.weight), then as QuantLinearOps.
+class RotatedFpOps : public QuantLinearOps {
+ public:
+  using QuantLinearOps::QuantLinearOps;
+  Tensor linear(const std::string& name, const Tensor& x, const Tensor& W) const override;
 };
 
 }  // namespace twla

@@ -49,6 +49,11 @@ Tensor scaled_round(const Tensor& x, const AffineParams& p, const AffineSpec& s)
 Tensor as_float(const Tensor& x) { return x.scalar_type() == at::kFloat ? x : x.to(at::kFloat); }
 }  // namespace
 
+AffineParams affine_params_from_range(const Tensor& xmin, const Tensor& xmax, const AffineSpec& spec) {
+  check_spec(spec);
+  return grid_from_range(xmin, xmax, spec);
+}
+
 Tensor affine_codes(const Tensor& x, const AffineParams& p, const AffineSpec& spec) {
   check_spec(spec);
   return scaled_round(as_float(x), p, spec).add_(p.zero).clamp_(0.0, qmax_of(spec));

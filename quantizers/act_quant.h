@@ -38,6 +38,10 @@ struct AffineParams {
 // Requires spec.bits < 16.
 AffineParams affine_params(const Tensor& x, const AffineSpec& spec);
 
+// The grid of a given (already clipped) range per row: xmin, xmax [..., 1] fp32 (any shapes that
+// broadcast, e.g. [P, N, 1] for P clip candidates); the op order of affine_params.
+AffineParams affine_params_from_range(const Tensor& xmin, const Tensor& xmax, const AffineSpec& spec);
+
 // Integer codes q in [0, 2^n - 1] (fp32, integer-valued), same shape as x.
 Tensor affine_codes(const Tensor& x, const AffineParams& p, const AffineSpec& spec);
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "core/error.h"
@@ -38,6 +39,11 @@ struct Figure {
   std::vector<Curve> curves;
   std::vector<std::string> xcategories;   // non-empty: x = index into these
   bool log_y = false;
+  std::string with = "linespoints pointtype 7";   // gnuplot style of the curves
+  // Heat map instead of curves: heat[y][x], y labelled by ycategories; cblabel names the colour.
+  std::vector<std::vector<double>> heat;
+  std::vector<std::string> ycategories;
+  std::string cblabel;
 };
 
 std::string gnuplot_command() {
@@ -120,12 +126,25 @@ void render(const Figure& f, const std::string& png) {
         gp << (i ? ", " : "") << quote(f.xcategories[i]) << " " << i;
       gp << ")\nset xrange [-0.5:" << f.xcategories.size() - 0.5 << "]\n";
     }
-    gp << "plot ";
-    for (size_t i = 0; i < f.curves.size(); ++i)
-      gp << (i ? ", " : "") << "'-' using 1:2 with linespoints pointtype 7 title "
-         << quote(f.curves[i].title);
-    gp << "\n";
-    for (const Curve& c : f.curves) gp.send1d(c.points);
+    if (!f.heat.empty()) {
+      gp << "unset grid\nset ytics (";
+      for (size_t i = 0; i < f.ycategories.size(); ++i)
+        gp << (i ? ", " : "") << quote(f.ycategories[i]) << " " << i;
+      gp << ")\nset yrange [-0.5:" << f.heat.size() - 0.5 << "]\nset xrange [-0.5:"
+         << f.heat[0].size() - 0.5 << "]\nset palette rgb 21,22,23\nset cblabel "
+         << quote(f.cblabel) << "\nplot '-' using 1:2:3 with image notitle\n";
+      std::vector<std::tuple<double, double, double>> cells;
+      for (size_t y = 0; y < f.heat.size(); ++y)
+        for (size_t x = 0; x < f.heat[y].size(); ++x) cells.emplace_back(double(x), double(y), f.heat[y][x]);
+      gp.send1d(cells);
+    } else {
+      gp << "plot ";
+      for (size_t i = 0; i < f.curves.size(); ++i)
+        gp << (i ? ", " : "") << "'-' using 1:2 with " << f.with << " title "
+           << quote(f.curves[i].title);
+      gp << "\n";
+      for (const Curve& c : f.curves) gp.send1d(c.points);
+    }
     gp << "unset output\n";
   } catch (const std::ios_base::failure& e) {
     cleanup();
@@ -280,6 +299,51 @@ void plot_series(const RunRecord& r, const std::string& series, const std::strin
   for (size_t i = 0; i < it->second.size(); ++i) c.points.emplace_back(double(i), it->second[i]);
   f.curves.push_back(c);
   check_points(f, png, "series '" + series + "' is empty");
+  render(f, png);
+}
+
+void plot_bits_per_block(const std::vector<RunRecord>& runs, const std::string& png) {
+  Figure f;
+  f.title = "activation bits per decoder block";
+  f.xlabel = "block";
+  f.ylabel = "bits";
+  f.with = "linespoints pointtype 7 linewidth 2";
+  std::vector<std::string> missing;
+  for (const RunRecord& r : runs) {
+    auto it = r.series.find("act_bits");
+    if (it == r.series.end()) {
+      missing.push_back(r.name);
+      continue;
+    }
+    Curve c{r.name, {}};
+    for (size_t i = 0; i < it->second.size(); ++i) c.points.emplace_back(double(i), it->second[i]);
+    f.curves.push_back(c);
+  }
+  TWLA_CHECK(missing.empty(), "plot '", png, "': run(s) ", join(missing, ", "),
+             " have no series 'act_bits' (written by runs since issue 6); rerun them");
+  check_points(f, png, "no run has blocks");
+  render(f, png);
+}
+
+void plot_delta_heatmap(const RunRecord& r, const std::string& png) {
+  const std::string prefix = "ila_amp/delta/b";
+  Figure f;
+  f.title = r.name + ": ILA-AMP NLL increase, one block changed (others at the baseline)";
+  f.xlabel = "block";
+  f.ylabel = "activation bits";
+  f.cblabel = "delta NLL (nats/token)";
+  std::vector<std::pair<int, const std::vector<double>*>> rows;
+  for (const auto& [name, v] : r.series)
+    if (starts_with(name, prefix)) rows.emplace_back(std::stoi(name.substr(prefix.size())), &v);
+  TWLA_CHECK(!rows.empty(), "plot '", png, "': run '", r.name, "' has no ILA-AMP delta table ",
+             "(series ila_amp/delta/b<bits>); plot a run with activations.allocator: ila-amp");
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [bits, v] : rows) {
+    TWLA_CHECK(!v->empty() && v->size() == rows[0].second->size(), "plot '", png, "': run '", r.name,
+               "': the delta rows have different lengths; the file is damaged");
+    f.ycategories.push_back(std::to_string(bits));
+    f.heat.push_back(*v);
+  }
   render(f, png);
 }
 

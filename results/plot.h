@@ -24,4 +24,10 @@ void plot_layer_stat(const RunRecord& r, const std::string& stat, const std::str
 // A named series against its index (e.g. "act_bits" per block).
 void plot_series(const RunRecord& r, const std::string& series, const std::string& png);
 
+// Activation bits per decoder block (series act_bits), one curve per run (e.g. ila-amp vs uniform).
+void plot_bits_per_block(const std::vector<RunRecord>& runs, const std::string& png);
+// ILA-AMP's delta table (series ila_amp/delta/b<bits>) as a heat map: block x candidate width ->
+// NLL increase with that one block changed.
+void plot_delta_heatmap(const RunRecord& r, const std::string& png);
+
 }  // namespace twla

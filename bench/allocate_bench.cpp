@@ -1,0 +1,205 @@
+// bench/allocate_bench.cpp: see allocate_bench.h.
+#include "bench/allocate_bench.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "allocators/ila_amp_dp.h"
+#include "allocators/ila_amp_measure.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/paths.h"
+#include "core/safetensors.h"
+#include "core/strings.h"
+#include "core/tokenizer.h"
+#include "eval/datasets.h"
+#include "eval/perplexity.h"
+#include "experiments/quant_ops.h"
+
+namespace twla::bench {
+namespace {
+using Clock = std::chrono::steady_clock;
+const char* kUsage =
+    "usage: twla bench allocate [--model DIR] [--layers L] [--windows 8] [--seqlen 128] "
+    "[--batch 8] [--candidates 2,4,6,8] [--baseline 8] [--avg 4] [--workers N] [--threads N] "
+    "[--skip-naive] [--json FILE]";
+
+struct Opts {
+  std::string model = "${data}/models/stories260K", json;
+  int layers = 0, windows = 8, seqlen = 128, batch = 8, baseline = 8, workers = 0, threads = 1;
+  double avg = 4;
+  std::vector<int> candidates{2, 4, 6, 8};
+  bool naive = true;
+};
+
+Opts parse(int argc, char** argv) {
+  Opts o;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      TWLA_CHECK(i + 1 < argc, "bench allocate: ", a, " needs a value; ", kUsage);
+      return argv[++i];
+    };
+    auto num = [&](const std::string& v) {
+      try {
+        return std::stoi(v);
+      } catch (...) {
+        TWLA_FAIL("bench allocate: ", a, " ", v, " is not a whole number; ", kUsage);
+      }
+      return 0;
+    };
+    if (a == "--model") o.model = value();
+    else if (a == "--layers") o.layers = num(value());
+    else if (a == "--windows") o.windows = num(value());
+    else if (a == "--seqlen") o.seqlen = num(value());
+    else if (a == "--batch") o.batch = num(value());
+    else if (a == "--baseline") o.baseline = num(value());
+    else if (a == "--workers") o.workers = num(value());
+    else if (a == "--threads") o.threads = num(value());
+    else if (a == "--avg") o.avg = std::stod(value());
+    else if (a == "--json") o.json = value();
+    else if (a == "--skip-naive") o.naive = false;
+    else if (a == "--candidates") {
+      o.candidates.clear();
+      for (const auto& p : split(value(), ',')) o.candidates.push_back(num(p));
+    } else TWLA_FAIL("bench allocate: unknown flag '", a, "'; ", kUsage);
+  }
+  TWLA_CHECK(o.windows >= 1 && o.seqlen >= 2 && o.batch >= 1 && o.layers >= 0,
+             "bench allocate: --windows, --batch (>= 1), --seqlen (>= 2) and --layers (>= 0) ",
+             "must be positive; ", kUsage);
+  if (o.workers <= 0) o.workers = std::max(1, o.threads);   // --threads: the global flag
+  return o;
+}
+
+// A model folder with `layers` blocks, block i a copy of block i mod L0 of `src`.
+std::string deepen(const std::string& src, int layers) {
+  Model m(src);
+  const int L0 = m.n_blocks();
+  auto dir = std::filesystem::temp_directory_path() /
+             ("twla-bench-allocate-L" + std::to_string(layers) + "-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto cfg = nlohmann::json::parse(read_file(src + "/config.json"));
+  cfg["num_hidden_layers"] = layers;
+  std::ofstream(dir / "config.json") << cfg.dump(2);
+  std::map<std::string, Tensor> out;
+  for (const auto& f : m.source().files()) {
+    if (!ends_with(f, ".safetensors")) continue;   // files() also lists config.json
+    SafetensorsFile st(f);
+    for (const auto& name : st.names()) {
+      const std::string pre = "model.layers.";
+      if (name.rfind(pre, 0) != 0) {
+        out[name] = st.load_raw(name);
+        continue;
+      }
+      const size_t dot = name.find('.', pre.size());
+      const int b = std::stoi(name.substr(pre.size(), dot - pre.size()));
+      for (int i = b; i < layers; i += L0)
+        out[pre + std::to_string(i) + name.substr(dot)] = st.load_raw(name);
+    }
+  }
+  write_safetensors((dir / "model.safetensors").string(), out);
+  return dir.string();
+}
+
+// Block forwards each way (heads: one per evaluation either way).
+std::pair<int64_t, int64_t> block_forwards(const std::vector<IlaAmpJob>& jobs, int L) {
+  int64_t naive = int64_t(jobs.size()) * L, cached = L;
+  std::set<std::pair<int, int>> groups;
+  for (size_t j = 1; j < jobs.size(); ++j) {
+    const auto& job = jobs[j];
+    groups.insert({job.start, job.kind == IlaAmpJob::kSingle ? job.kb : job.kbp});
+    cached += L - job.start - 1;   // the suffix after the shared first block
+  }
+  cached += int64_t(groups.size());  // the shared first blocks
+  return {naive, cached};
+}
+
+double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string bits_text(const std::vector<int>& b) {
+  std::string s;
+  for (int x : b) s += (s.empty() ? "" : ",") + std::to_string(x);
+  return s;
+}
+}  // namespace
+
+int bench_allocate(int argc, char** argv) {
+  Opts o = parse(argc, argv);
+  set_threads(o.threads);
+  const std::string src = expand_path(o.model);
+  const std::string dir = o.layers > 0 ? deepen(src, o.layers) : src;
+  Model m(dir);
+  auto tok = load_tokenizer(src);
+  const int L = m.n_blocks();
+  NllEvaluator ev;
+  ev.model = &m;
+  ev.windows = make_windows(sample_calibration(*tok, "c4", o.windows, o.seqlen, 1), o.seqlen, o.windows);
+  ev.batch = o.batch;
+  ev.ops = [](const std::vector<int>& bits) {
+    return std::make_unique<QuantLinearOps>(nullptr, Allocation{bits, {}}, 0.9, false);
+  };
+  auto jobs = ila_amp_jobs(L, o.candidates, o.baseline);
+  auto [bf_naive, bf_cached] = block_forwards(jobs, L);
+  std::printf("bench allocate: %s, L = %d blocks, %zu evaluations (candidates %s, baseline %d), "
+              "%d x %d tokens of held-out C4, batch %d, one intra-op thread per worker, load %s\n",
+              std::filesystem::path(src).filename().c_str(), L, jobs.size(),
+              bits_text(o.candidates).c_str(), o.baseline, o.windows, o.seqlen, o.batch,
+              trim(read_file("/proc/loadavg")).substr(0, 14).c_str());
+  std::printf("cost model: block forwards naive %lld, cached %lld (ratio %.2f; heads equal)\n",
+              (long long)bf_naive, (long long)bf_cached, double(bf_naive) / double(bf_cached));
+
+  nlohmann::json js{{"model", src}, {"layers", L}, {"evaluations", jobs.size()},
+                    {"block_forwards_naive", bf_naive}, {"block_forwards_cached", bf_cached}};
+  // Every evaluation runs at one intra-op thread (ila_amp_measure.h), so all four must agree.
+  struct Way { std::string name; bool cached; int workers; double s = 0; std::vector<double> nll; DpResult a; };
+  std::vector<Way> ways;
+  if (o.naive) ways.push_back({"naive", false, 1, 0, {}, {}});
+  if (o.naive && o.workers > 1) ways.push_back({"naive", false, o.workers, 0, {}, {}});
+  ways.push_back({"cached", true, 1, 0, {}, {}});
+  if (o.workers > 1) ways.push_back({"cached", true, o.workers, 0, {}, {}});
+  const int budget = ila_amp_budget(o.avg, L);
+  for (auto& w : ways) {
+    auto t = Clock::now();
+    w.nll = w.cached ? measure_cached(ev, jobs, w.workers) : measure_naive(ev, jobs, w.workers);
+    w.s = seconds(t);
+    IlaAmpTables tb = ila_amp_tables(L, o.candidates, o.baseline, jobs, w.nll);
+    w.a = ila_amp_dp(tb.delta1, ila_amp_interaction(tb.delta1, tb.pair_nll, tb.base_nll),
+                     o.candidates, budget, 0.5);
+  }
+  const Way& ref = ways.front();
+  int differ = 0;
+  double max_diff = 0;
+  bool same = true;
+  for (const auto& w : ways) {
+    same = same && w.a.bits == ref.a.bits;
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      differ += w.nll[j] != ref.nll[j];
+      max_diff = std::max(max_diff, std::abs(w.nll[j] - ref.nll[j]));
+    }
+  }
+  std::printf("%-8s %-9s %10s %12s   %s\n", "search", "workers", "seconds", "x naive-1", ("allocation (b_avg " + fixed(o.avg, 2) + ")").c_str());
+  for (const auto& w : ways)
+    std::printf("%-8s %-9d %10.2f %12s   %s\n", w.name.c_str(), w.workers, w.s,
+                o.naive ? fixed(ways[0].s / w.s, 2).c_str() : "-", bits_text(w.a.bits).c_str());
+  std::printf("NLLs differing from %s-1: %d of %zu (max |diff| %.3g); allocations (budget %d bits) %s\n",
+              ref.name.c_str(), differ, ways.size() * jobs.size(), max_diff, budget,
+              same ? "IDENTICAL" : "DIFFER");
+  std::printf("load at end: %s\n", trim(read_file("/proc/loadavg")).substr(0, 14).c_str());
+  for (const auto& w : ways) js["seconds"][w.name + "_" + std::to_string(w.workers)] = w.s;
+  js["workers"] = o.workers;
+  js["allocation"] = ref.a.bits;
+  js["identical"] = same && differ == 0;
+  if (!o.json.empty()) std::ofstream(o.json) << js.dump(2) << "\n";
+  if (o.layers > 0) std::filesystem::remove_all(dir);
+  return same && differ == 0 ? 0 : 1;
+}
+
+}  // namespace twla::bench
