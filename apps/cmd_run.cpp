@@ -96,8 +96,8 @@ int cmd_run(const Args& a) {
 
 int cmd_eval(const Args& a) {
   po::options_description desc("twla eval");
-  std::string model, tasks = "wikitext2", out = "runs", name;
-  int seqlen = 2048, max_windows = -1, batch = 4, limit = -1;
+  std::string model, tasks = "wikitext2", out = "runs", name, dump;
+  int seqlen = 2048, max_windows = -1, batch = 4, limit = -1, subsample = -1, seed = 0;
   desc.add_options()("help,h", "this help")(
       "model", po::value(&model)->required(), "Hugging Face model folder")(
       "tasks", po::value(&tasks), "comma-separated: wikitext2,c4,tinystories,text:PATH,piqa,hellaswag,...")(
@@ -105,6 +105,10 @@ int cmd_eval(const Args& a) {
       "max-windows", po::value(&max_windows), "at most this many windows per dataset")(
       "batch", po::value(&batch), "windows per batch")(
       "limit", po::value(&limit), "zero-shot: first N documents per task")(
+      "subsample", po::value(&subsample), "zero-shot: then N random documents per task (seeded)")(
+      "seed", po::value(&seed), "zero-shot: seed of --subsample")(
+      "dump-requests", po::value(&dump),
+      "zero-shot: JSONL of every request ({task} in the name = one file per task)")(
       "out", po::value(&out), "output folder")("name", po::value(&name), "run name");
   po::positional_options_description pos;
   auto vm = parse(a, desc, pos, "twla eval --model DIR [--tasks wikitext2,c4] [--seqlen N]");
@@ -118,6 +122,9 @@ int cmd_eval(const Args& a) {
   tree["eval"]["max_windows"] = max_windows;
   tree["eval"]["batch"] = batch;
   tree["eval"]["limit"] = limit;
+  tree["eval"]["subsample"] = subsample;
+  tree["eval"]["subsample_seed"] = seed;
+  if (!dump.empty()) tree["eval"]["dump_requests"] = dump;
   tree["output"] = out;
   return run_trees({{tree["name"].as<std::string>(), tree}}, RunOptions{}, false);
 }

@@ -50,6 +50,8 @@ struct EvalSpec {
   bool kl = true;
   int max_windows = -1;
   int limit = -1;
+  int subsample = -1;
+  int subsample_seed = 0;
   int zeroshot_batch = 16;
   int lmeval_max_length = -1;
   std::string bos = "tokenizer";
@@ -64,6 +66,9 @@ struct EvalSpec {
     v("kl", kl, "also KL(FP||Q) and top-1 agreement vs the FP model (quantized runs)");
     v("max_windows", max_windows, "evaluate at most this many windows per dataset; -1 = all");
     v("limit", limit, "zero-shot: first N documents per task (lm-eval --limit); -1 = all");
+    v("subsample", subsample,
+      "zero-shot: then N documents drawn at random (seeded, file order kept); -1 = all");
+    v("subsample_seed", subsample_seed, "zero-shot: seed of `subsample`");
     v("zeroshot_batch", zeroshot_batch, "zero-shot: requests per forward");
     v("lmeval_max_length", lmeval_max_length,
       "wikitext2-lmeval window; -1 = the model's max_position_embeddings, as lm-eval");

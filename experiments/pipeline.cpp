@@ -205,6 +205,8 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
       }
       ZeroShotOptions zo;
       zo.limit = d.eval.limit;
+      zo.subsample = d.eval.subsample;
+      zo.seed = uint64_t(d.eval.subsample_seed);
       zo.batch = d.eval.zeroshot_batch;
       zo.bos = d.eval.bos;
       zo.dump_requests = expand_path(d.eval.dump_requests);

@@ -119,7 +119,8 @@ YAML::Node eval_deps(const std::string& weights_key, const YAML::Node& resolved,
     n["calibration"] = YAML::Clone(resolved["calibration"]);
     n["batch"] = YAML::Clone(e["batch"]);
   }
-  for (const char* f : zeroshot ? std::vector<const char*>{"limit", "zeroshot_batch", "bos"}
+  for (const char* f : zeroshot ? std::vector<const char*>{"limit", "subsample", "subsample_seed",
+                                                              "zeroshot_batch", "bos"}
                                 : std::vector<const char*>{"seqlen", "max_windows", "batch", "kl"})
     n[f] = YAML::Clone(e[f]);
   return n;

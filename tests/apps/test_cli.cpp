@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "core/fs.h"
 #include "core/paths.h"
@@ -140,5 +143,27 @@ TEST_CASE("cli: a calibrated run killed after block k resumes to identical resul
     REQUIRE(fa.names() == fb.names());
     for (const auto& n : fa.names()) CHECK(at::equal(fa.load_raw(n), fb.load_raw(n)));
   }
+  fs::remove_all(d);
+}
+
+TEST_CASE("cli: twla eval --limit, --subsample and --dump-requests reach the zero-shot engine", "[cli]") {
+  auto d = temp_dir("dump");
+  auto count_docs = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::set<std::string> docs;
+    for (std::string line; std::getline(in, line);) docs.insert(nlohmann::json::parse(line).at("id").dump());
+    return docs;
+  };
+  auto r = run_twla("eval --model " + stories() + " --tasks piqa,winogrande --limit 12 --subsample 5 --seed 3" +
+                    " --dump-requests " + (d / "req-{task}.jsonl").string() + " --out " + d.string());
+  REQUIRE(r.code == 0);
+  const auto piqa = count_docs(d / "req-piqa.jsonl");
+  CHECK(piqa.size() == 5);
+  CHECK(count_docs(d / "req-winogrande.jsonl").size() == 5);
+  // Another seed draws other documents from the same first 12.
+  auto r2 = run_twla("eval --model " + stories() + " --tasks piqa --limit 12 --subsample 5 --seed 4" +
+                     " --dump-requests " + (d / "other-{task}.jsonl").string() + " --out " + d.string());
+  REQUIRE(r2.code == 0);
+  CHECK(count_docs(d / "other-piqa.jsonl") != piqa);
   fs::remove_all(d);
 }
