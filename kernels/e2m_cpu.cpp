@@ -3,7 +3,7 @@
 // into each block's column order (zero in the pad), so every row streams its codes linearly.
 // Per row-block the AVX2 path builds the fp32 tables of e2m.h (A: mu + alpha0 t0 and alpha1 t1,
 // B: mu + alpha0 t0) and decodes 8 weights with broadcast + variable shift + vpermps; each
-// decoded vector is used by a chunk of up to 4 tokens. K is chunked so the chunk's activations
+// decoded vector is used by a chunk of up to 8 tokens. K is chunked so the chunk's activations
 // stay in L1 while a tile of rows is swept (as in tq2_cpu.cpp).
 // Not here: the references (e2m_ref.cpp), packing (e2m_pack.cpp). Layout and math: e2m.h.
 #include <immintrin.h>
@@ -81,6 +81,7 @@ void rows_scalar(const E2mView& w, const Prepared& x, int batch, float* y, int64
 // ---- AVX2 ------------------------------------------------------------------------------------
 
 #define TWLA_AVX2 __attribute__((target("avx2,fma")))
+#define TWLA_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
 
 TWLA_AVX2 inline float hsum_f32(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -92,10 +93,11 @@ TWLA_AVX2 inline float hsum_f32(__m256 v) {
 TWLA_AVX2 __attribute__((always_inline)) inline __m256i dec(const uint8_t* plane, int i, __m256i shifts) {
   return _mm256_srlv_epi32(_mm256_set1_epi32(int(load_u32(plane + 3 * i))), shifts);
 }
-template <int NB>
-TWLA_AVX2 __attribute__((always_inline)) inline void use(__m256 (&acc)[NB][2], const float* const* xb, __m256 wv, int i) {
-#pragma GCC unroll 4
-  for (int b = 0; b < NB; ++b) acc[b][i & 1] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xb[b] + 8 * i), acc[b][i & 1]);
+// acc[b][SLOT] += wv * x of token b at group i. Slots are compile-time so acc stays in registers.
+template <int NB, int S, int SLOT>
+TWLA_AVX2 __attribute__((always_inline)) inline void use(__m256 (&acc)[NB][S], const float* const* xb, __m256 wv, int i) {
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) acc[b][SLOT] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xb[b] + 8 * i), acc[b][SLOT]);
 }
 
 // Adds row o's dot products with tokens [b0, b0 + NB) over blocks [k0, k1) into out[NB].
@@ -109,8 +111,10 @@ TWLA_AVX2 void row_avx2(const E2mView& w, const Prepared& x, int64_t o, int b0, 
   const __m256i i_a1_a = _mm256_add_epi32(lo_idx, _mm256_set1_epi32(4));
   const __m256i i_mu_b = i_a1_a, i_a0_b = _mm256_add_epi32(lo_idx, _mm256_set1_epi32(6));  // of P + 2
   const uint8_t* row = w.codes + o * w.row_bytes;
-  __m256 acc[NB][2];
-  for (int b = 0; b < NB; ++b) acc[b][0] = acc[b][1] = _mm256_setzero_ps();
+  constexpr int S = NB <= 2 ? 2 : 1;  // independent FMA chains per token, to hide FMA latency
+  __m256 acc[NB][S];
+  for (int b = 0; b < NB; ++b)
+    for (int k = 0; k < S; ++k) acc[b][k] = _mm256_setzero_ps();
   for (int64_t blk = k0; blk < k1; ++blk) {
     const E2mBlockInfo bi = w.blocks[blk];
     const uint8_t* c0 = row + bi.offset;
@@ -125,33 +129,47 @@ TWLA_AVX2 void row_avx2(const E2mView& w, const Prepared& x, int64_t o, int b0, 
                                        _mm256_mul_ps(_mm256_permutevar8x32_ps(phi, i_a0_b), sign));
     const float* xb[NB];
     for (int b = 0; b < NB; ++b) xb[b] = x.xp.data() + (b0 + b) * x.stride + blk * kE2mBlock;
+    auto wa = [&](int i) TWLA_AVX2_LAMBDA {
+      return _mm256_add_ps(_mm256_permutevar8x32_ps(lut_a0, dec(c0, i, shifts)),
+                           _mm256_permutevar8x32_ps(lut_a1, dec(c1, i, shifts)));
+    };
+    auto wb = [&](int i) TWLA_AVX2_LAMBDA { return _mm256_permutevar8x32_ps(lut_b, dec(c0, i, shifts)); };
     const int ng = int((w.width(blk) + 7) / 8), nfull = bi.n_a / 8, na8 = (bi.n_a + 7) / 8;
     int i = 0;
-    for (; i < nfull; ++i)
-      use<NB>(acc, xb, _mm256_add_ps(_mm256_permutevar8x32_ps(lut_a0, dec(c0, i, shifts)), _mm256_permutevar8x32_ps(lut_a1, dec(c1, i, shifts))), i);
+    for (; i + S <= nfull; i += S) {
+      use<NB, S, 0>(acc, xb, wa(i), i);
+      if constexpr (S == 2) use<NB, S, S - 1>(acc, xb, wa(i + 1), i + 1);
+    }
+    for (; i < nfull; ++i) use<NB, S, 0>(acc, xb, wa(i), i);
     if (i < na8) {  // the group of 8 that holds both A and B positions
-      const __m256i d0 = dec(c0, i, shifts);
-      const __m256 wa = _mm256_add_ps(_mm256_permutevar8x32_ps(lut_a0, d0), _mm256_permutevar8x32_ps(lut_a1, dec(c1, i, shifts)));
-      const __m256 wb = _mm256_permutevar8x32_ps(lut_b, d0);
       const __m256 is_a = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(bi.n_a - 8 * i), iota));
-      use<NB>(acc, xb, _mm256_blendv_ps(wb, wa, is_a), i);
+      use<NB, S, 0>(acc, xb, _mm256_blendv_ps(wb(i), wa(i), is_a), i);
       ++i;
     }
-    for (; i < ng; ++i) use<NB>(acc, xb, _mm256_permutevar8x32_ps(lut_b, dec(c0, i, shifts)), i);
+    for (; i + S <= ng; i += S) {
+      use<NB, S, 0>(acc, xb, wb(i), i);
+      if constexpr (S == 2) use<NB, S, S - 1>(acc, xb, wb(i + 1), i + 1);
+    }
+    for (; i < ng; ++i) use<NB, S, 0>(acc, xb, wb(i), i);
   }
-  for (int b = 0; b < NB; ++b) out[b] += hsum_f32(_mm256_add_ps(acc[b][0], acc[b][1]));
+  for (int b = 0; b < NB; ++b) {
+    __m256 t = acc[b][0];
+    for (int k = 1; k < S; ++k) t = _mm256_add_ps(t, acc[b][k]);
+    out[b] += hsum_f32(t);
+  }
 }
 
-// Rows [o0, o1) in tiles of kTile rows; per tile, tokens in chunks of at most 4; per token chunk,
-// blocks in chunks whose activations fit in ~24 KiB of L1.
+// Rows [o0, o1) in tiles of kTile rows; per tile, tokens in chunks of at most kMaxB; per token
+// chunk, blocks in chunks whose activations fit in ~24 KiB of L1.
 constexpr int64_t kTile = 32;
+constexpr int kMaxB = 8;
 void rows_avx2(const E2mView& w, const Prepared& x, int batch, float* y, int64_t o0, int64_t o1) {
   std::vector<double> out(kTile * batch);
   for (int64_t t0 = o0; t0 < o1; t0 += kTile) {
     const int64_t t1 = std::min(o1, t0 + kTile);
     std::fill(out.begin(), out.end(), 0.0);
-    for (int b0 = 0; b0 < batch; b0 += 4) {
-      const int nb = std::min(4, batch - b0);
+    for (int b0 = 0; b0 < batch; b0 += kMaxB) {
+      const int nb = std::min(kMaxB, batch - b0);
       const int64_t kc = std::max<int64_t>(1, (24 << 10) / (int64_t(nb) * kE2mBlock * 4));
       for (int64_t k0 = 0; k0 < w.n_blocks; k0 += kc) {
         const int64_t k1 = std::min(w.n_blocks, k0 + kc);
@@ -161,7 +179,11 @@ void rows_avx2(const E2mView& w, const Prepared& x, int batch, float* y, int64_t
             case 1: row_avx2<1>(w, x, o, b0, k0, k1, dst); break;
             case 2: row_avx2<2>(w, x, o, b0, k0, k1, dst); break;
             case 3: row_avx2<3>(w, x, o, b0, k0, k1, dst); break;
-            default: row_avx2<4>(w, x, o, b0, k0, k1, dst); break;
+            case 4: row_avx2<4>(w, x, o, b0, k0, k1, dst); break;
+            case 5: row_avx2<5>(w, x, o, b0, k0, k1, dst); break;
+            case 6: row_avx2<6>(w, x, o, b0, k0, k1, dst); break;
+            case 7: row_avx2<7>(w, x, o, b0, k0, k1, dst); break;
+            default: row_avx2<8>(w, x, o, b0, k0, k1, dst); break;
           }
         }
       }
