@@ -3,7 +3,7 @@
 // rounding with 16-bit activations, each linear's outputs to fp32 rounding with 4-bit ones, and
 // perplexity within 0.5% with 4-bit activations (end to end a rounding difference can move an
 // activation across a grid step), and every linear of a ternary-absmean model really ran on
-// the kernels. The same for E2M-ATQ's "e2m" linears on the
+// the kernels; the perplexity check also for E2M-ATQ (calibrated on 8 C4 sequences) on e2m. The same for E2M-ATQ's "e2m" linears on the
 // e2m kernels (calibrated on random inputs: the test is the kernel, not the calibration), whose
 // kernel buffers hold the quantizer's weights bit for bit, and for GPTQ-ternary's.
 #include <cmath>
@@ -141,25 +141,34 @@ TEST_CASE("kernel backend: logits equal the fake-quant path (16-bit and 4-bit ac
 }
 
 TEST_CASE("kernel backend: a W1.58A4 run's perplexity is within 0.5% of fake-quant") {
-  auto out = fs::temp_directory_path() / ("twla-kernel-" + std::to_string(::getpid()));
-  fs::remove_all(out);
-  double ppl[2];
-  int i = 0;
-  for (const char* backend : {"fake", "kernel"}) {
-    YAML::Node t = YAML::Load(
-        "{quantizer: ternary-absmean, activations: {bits: 4}, threads: 1,"
-        " eval: {tasks: [tinystories], seqlen: 128, max_windows: 24, batch: 8, kl: false}}");
-    t["name"] = backend;
-    t["backend"] = backend;
-    t["model"]["path"] = stories();
-    t["output"] = out.string();
-    RunOptions o;
-    o.quiet = true;
-    RunRecord r = run_experiment(t, o);
-    ppl[i++] = r.metrics.at("ppl/tinystories");
-    if (std::string(backend) == "kernel") CHECK(r.labels.at("backend") == "kernel: 35 tq2, 0 dequantized");
+  struct Case {
+    const char *quantizer, *format;
+  };
+  for (Case c : {Case{"ternary-absmean", "tq2"}, Case{"e2m-atq", "e2m"}}) {
+    CAPTURE(c.quantizer);
+    auto out = fs::temp_directory_path() / ("twla-kernel-" + std::to_string(::getpid()));
+    fs::remove_all(out);
+    double ppl[2];
+    int i = 0;
+    for (const char* backend : {"fake", "kernel"}) {
+      YAML::Node t = YAML::Load(
+          "{activations: {bits: 4}, threads: 1,"
+          " calibration: {dataset: c4, nsamples: 8, seqlen: 128, seed: 0},"
+          " eval: {tasks: [tinystories], seqlen: 128, max_windows: 24, batch: 8, kl: false}}");
+      t["quantizer"] = c.quantizer;
+      t["name"] = backend;
+      t["backend"] = backend;
+      t["model"]["path"] = stories();
+      t["output"] = out.string();
+      RunOptions o;
+      o.quiet = true;
+      RunRecord r = run_experiment(t, o);
+      ppl[i++] = r.metrics.at("ppl/tinystories");
+      if (std::string(backend) == "kernel")
+        CHECK(r.labels.at("backend") == std::string("kernel: 35 ") + c.format + ", 0 dequantized");
+    }
+    CHECK(std::isfinite(ppl[0]));
+    CHECK(std::abs(ppl[1] - ppl[0]) < 0.005 * ppl[0]);
+    fs::remove_all(out);
   }
-  CHECK(std::isfinite(ppl[0]));
-  CHECK(std::abs(ppl[1] - ppl[0]) < 0.005 * ppl[0]);
-  fs::remove_all(out);
 }
