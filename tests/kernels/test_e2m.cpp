@@ -141,12 +141,12 @@ TEST_CASE("e2m: kernels match the reference (paths, threads, batches, ragged sha
       std::vector<float> x = random_x(batch, sh.ic, uint32_t(batch));
       std::vector<float> ref(batch * sh.oc), y(batch * sh.oc);
       e2m_gemm_f32_ref(v, x.data(), batch, ref.data());
-      // Integer activations: 4-bit codes with integer zero points and per-token scales.
+      // Integer activations: 4-bit (odd batches) or 8-bit codes, integer zero points, per-token scales.
       std::mt19937 rng{uint32_t(batch)};
       std::vector<uint8_t> q(batch * sh.ic);
-      for (auto& c : q) c = uint8_t(rng() % 16);
+      for (auto& c : q) c = uint8_t(rng() % (batch % 2 ? 16 : 256));
       std::vector<float> scale(batch), zero(batch), xh(batch * sh.ic), ref_a(batch * sh.oc);
-      for (int t = 0; t < batch; ++t) scale[t] = 0.01f * float(t + 1), zero[t] = float(t % 9);
+      for (int t = 0; t < batch; ++t) scale[t] = 0.01f * float(t + 1), zero[t] = float(t % 9) * (batch % 2 ? 1 : 16);
       for (int t = 0; t < batch; ++t)
         for (int64_t k = 0; k < sh.ic; ++k) xh[t * sh.ic + k] = (float(q[t * sh.ic + k]) - zero[t]) * scale[t];
       e2m_gemm_act_ref(v, q.data(), scale.data(), zero.data(), batch, ref_a.data());
