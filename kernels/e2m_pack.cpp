@@ -139,6 +139,7 @@ E2mView e2m_view(const uint8_t* buf, size_t n, int64_t expect_oc, int64_t expect
   const int64_t nb = (h.ic + kE2mBlock - 1) / kE2mBlock;
   if (h.n_blocks != nb || h.row_bytes < nb * kE2mC0Bytes || h.row_bytes > nb * block_bytes(kE2mBlock))
     bad("header fields n_blocks/row_bytes are inconsistent with ic=" + std::to_string(h.ic));
+  if (double(h.oc) * (double(h.row_bytes) + nb * kE2mParams * 4.0) > 1e18) bad("corrupt shape in header");
   const Geometry g = geometry(h.oc, h.ic, h.row_bytes);
   if (n < size_t(g.total))
     bad("truncated buffer: " + std::to_string(n) + " bytes, the header's shape needs " + std::to_string(g.total));

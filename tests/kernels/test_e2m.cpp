@@ -205,6 +205,11 @@ TEST_CASE("e2m: bad input gives clear errors") {
     b[4] = 9;
     CHECK(throws_with([&] { e2m_view(b.data(), b.size()); }, "version 9"));
     b = buf.bytes;
+    // A header whose sizes overflow int64 must not pass as a small buffer.
+    const int64_t hdr[4] = {int64_t(1) << 40, (int64_t(1) << 31) - 1, int64_t(1) << 24, (int64_t(1) << 24) * 48};
+    std::memcpy(b.data() + 8, hdr, sizeof hdr);  // oc, ic, n_blocks, row_bytes
+    CHECK(throws_with([&] { e2m_view(b.data(), b.size()); }, "corrupt shape"));
+    b = buf.bytes;
     b[128 + 1] = b[128];  // two permuted positions of block 0 hold the same column
     CHECK(throws_with([&] { e2m_view(b.data(), b.size()); }, "permutation"));
   }
