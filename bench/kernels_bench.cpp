@@ -1,6 +1,6 @@
 // bench/kernels_bench.cpp: `twla bench kernels`: tq2 CPU kernels (fp32 activations; A8 dynamic;
-// A4 codes) vs OpenBLAS sgemv (batch 1) / sgemm (batch > 1) on the same dequantized weights,
-// plus a multithreaded read roof and memcpy, all in one run. Each kernel is validated on its
+// A4 codes) and e2m ones (fp32; A4 codes) vs OpenBLAS sgemv (batch 1) / sgemm (batch > 1) at the
+// same shape (on tq2's weights dequantized), plus a multithreaded read roof and memcpy, all in one run. Each kernel is validated on its
 // first and last rows against the plain reference before it is timed. Weights rotate through
 // copies spanning --pool-mib so every call streams from DRAM, not the last-level cache.
 #include "bench/kernels_bench.h"
@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/e2m.h"
 #include "kernels/kernels.h"
 #include "kernels/thread_pool.h"
 #include "kernels/tq2.h"
@@ -154,6 +155,37 @@ Tq2View rows_view(Tq2View v, int64_t o0, int64_t r) {
   return v;
 }
 
+E2mView rows_view(E2mView v, int64_t o0, int64_t r) {
+  v.codes += o0 * v.row_bytes, v.params += o0 * v.n_blocks * kE2mParams;
+  v.oc = r;
+  return v;
+}
+
+// E2M-ATQ-like weights: per block kSalient random salient columns (groups 0/1, two trit planes),
+// the rest in groups 2/3 with one plane; random params. (E2M-ATQ searches 1..63 salient columns.)
+constexpr int kSalient = 16;
+E2mBuffer random_e2m(int64_t oc, int64_t ic) {
+  std::vector<uint8_t> group(oc * ic);
+  std::vector<int8_t> t0(oc * ic), t1(oc * ic, 0);
+  std::vector<uint8_t> sal(ic, 0);
+  for (int64_t st = 0; st < ic; st += kE2mBlock)
+    for (int i = 0; i < kSalient; ++i) sal[st + int64_t(next() % uint64_t(std::min(kE2mBlock, ic - st)))] = 1;
+  for (int64_t i = 0; i < oc * ic; ++i) {
+    const uint64_t v = next();
+    const bool s = sal[i % ic];
+    group[i] = uint8_t((s ? 0 : 2) + (v & 1));
+    t0[i] = int8_t(int((v >> 8) % 3) - 1);
+    if (s) t1[i] = int8_t(int((v >> 16) % 3) - 1);
+  }
+  const int64_t np = oc * ((ic + kE2mBlock - 1) / kE2mBlock) * 4;
+  std::vector<float> mu(np), a0(np), a1(np);
+  for (int64_t i = 0; i < np; ++i) mu[i] = 0.004f * (uniform() - 0.5f), a0[i] = 0.01f + 0.05f * uniform(), a1[i] = a0[i] / 3;
+  E2mSource src;
+  src.oc = oc, src.ic = ic, src.groups = 4, src.group = group.data(), src.t0 = t0.data(), src.t1 = t1.data();
+  src.mu = mu.data(), src.alpha0 = a0.data(), src.alpha1 = a1.data();
+  return e2m_pack(src);
+}
+
 void validate(const std::string& name, const std::vector<float>& y, const std::vector<float>& ref_lo,
               const std::vector<float>& ref_hi, int batch, int64_t oc, int64_t r) {
   double m = 1e-30, e = 0;
@@ -173,7 +205,7 @@ int bench_kernels(int argc, char** argv) {
   Opts o = parse(argc, argv);
   const int64_t oc = o.oc, ic = o.ic;
   std::string load0 = loadavg();
-  std::cout << "tq2 CPU bench: [" << oc << ", " << ic << "], threads " << o.threads
+  std::cout << "tq2/e2m CPU bench: [" << oc << ", " << ic << "], threads " << o.threads
             << ", AVX2 " << (cpu_has_avx2() ? "yes" : "no") << ", load average " << load0 << "\n";
 
   // Weights: random ternary codes, per-row alpha/mu; the fp32 baseline gets the same W dequantized.
@@ -193,8 +225,16 @@ int bench_kernels(int argc, char** argv) {
   for (int64_t i = 0; i < oc * ic; ++i) wf[0][i] = mu[i / ic] + alpha[i / ic] * codes[i];
   for (int c = 1; c < n_f32; ++c) wf[c] = wf[0];
   codes = {};
+  std::vector<E2mBuffer> e2m(1, random_e2m(oc, ic));
+  const double e2m_bytes = double(e2m[0].bytes.size()), e2m_bits = e2m_bits_per_weight(e2m[0].view());
+  const int n_e2m = int(std::max<int64_t>(1, (pool + int64_t(e2m_bytes) - 1) / int64_t(e2m_bytes)));
+  for (int c = 1; c < n_e2m; ++c) e2m.push_back(e2m[0]);
+  std::vector<E2mView> e2m_views;
+  for (auto& b : e2m) e2m_views.push_back(e2m_view(b.bytes.data(), b.bytes.size(), oc, ic));
   std::cout << "tq2 " << tq2_bits_per_weight(oc, ic, -1) << " bits/weight, " << n_tq2 << " copies of "
-            << tq2_bytes_ / (1 << 20) << " MiB; fp32 " << n_f32 << " copies of " << f32_bytes / (1 << 20) << " MiB\n";
+            << tq2_bytes_ / (1 << 20) << " MiB; e2m (" << kSalient << " salient columns per block) " << e2m_bits
+            << " bits/weight, " << n_e2m << " copies of " << e2m_bytes / (1 << 20) << " MiB; fp32 " << n_f32
+            << " copies of " << f32_bytes / (1 << 20) << " MiB\n";
 
 #if defined(TWLA_HAVE_BLAS) && defined(OPENBLAS_VERSION)
   openblas_set_num_threads(o.threads);
@@ -245,14 +285,14 @@ int bench_kernels(int argc, char** argv) {
     validate("openblas", y, ref_lo, ref_hi, batch, oc, r);
     Timing t_blas = time_it(o.min_time, blas);
     rows.push_back({batch == 1 ? "openblas_sgemv" : "openblas_sgemm", batch, t_blas, f32_bytes, 1.0, 1.0});
-    auto add = [&](const char* name, Timing t) {
-      rows.push_back({name, batch, t, tq2_bytes_, t_blas.wall / t.wall, t_blas.cpu / t.cpu});
+    auto add = [&](const char* name, Timing t, double bytes) {
+      rows.push_back({name, batch, t, bytes, t_blas.wall / t.wall, t_blas.cpu / t.cpu});
     };
 
     auto f32 = [&](int i) { tq2_gemm_f32(views[i % n_tq2], x.data(), batch, y.data(), kopt); };
     f32(0);
     validate("tq2_f32", y, ref_lo, ref_hi, batch, oc, r);
-    add("tq2_f32", time_it(o.min_time, f32));
+    add("tq2_f32", time_it(o.min_time, f32), tq2_bytes_);
 
     // A8: fp32 x quantized per token inside the timed call; A4: codes given (TWLA's activations).
     auto a8 = [&](int i) {
@@ -264,7 +304,7 @@ int bench_kernels(int argc, char** argv) {
     tq2_gemm_act_ref(hi, a8ref, ref_hi.data());
     a8(0);
     validate("tq2_a8", y, ref_lo, ref_hi, batch, oc, r);
-    add("tq2_a8", time_it(o.min_time, a8));
+    add("tq2_a8", time_it(o.min_time, a8), tq2_bytes_);
 
     Tq2Act a4 = tq2_quantize_act(views[0], x.data(), batch, 4);
     tq2_gemm_act_ref(lo, a4, ref_lo.data());
@@ -272,7 +312,25 @@ int bench_kernels(int argc, char** argv) {
     auto a4k = [&](int i) { tq2_gemm_act(views[i % n_tq2], a4, y.data(), kopt); };
     a4k(0);
     validate("tq2_a4", y, ref_lo, ref_hi, batch, oc, r);
-    add("tq2_a4", time_it(o.min_time, a4k));
+    add("tq2_a4", time_it(o.min_time, a4k), tq2_bytes_);
+
+    // e2m: fp32 activations, and the same A4 codes (q - zero formed in fp32 inside the call).
+    E2mView elo = rows_view(e2m_views[0], 0, r), ehi = rows_view(e2m_views[0], oc - r, r);
+    E2mOpts eopt{o.threads, E2mPath::kAuto};
+    e2m_gemm_f32_ref(elo, x.data(), batch, ref_lo.data());
+    e2m_gemm_f32_ref(ehi, x.data(), batch, ref_hi.data());
+    auto e32 = [&](int i) { e2m_gemm_f32(e2m_views[i % n_e2m], x.data(), batch, y.data(), eopt); };
+    e32(0);
+    validate("e2m_f32", y, ref_lo, ref_hi, batch, oc, r);
+    add("e2m_f32", time_it(o.min_time, e32), e2m_bytes);
+    std::vector<uint8_t> q4(batch * ic);
+    for (int b = 0; b < batch; ++b) std::memcpy(&q4[b * ic], &a4.q[b * a4.ic_pad], ic);
+    e2m_gemm_act_ref(elo, q4.data(), a4.scale.data(), a4.zero.data(), batch, ref_lo.data());
+    e2m_gemm_act_ref(ehi, q4.data(), a4.scale.data(), a4.zero.data(), batch, ref_hi.data());
+    auto e4 = [&](int i) { e2m_gemm_act(e2m_views[i % n_e2m], q4.data(), a4.scale.data(), a4.zero.data(), batch, y.data(), eopt); };
+    e4(0);
+    validate("e2m_a4", y, ref_lo, ref_hi, batch, oc, r);
+    add("e2m_a4", time_it(o.min_time, e4), e2m_bytes);
   }
 
   std::string load1 = loadavg();
@@ -294,9 +352,11 @@ int bench_kernels(int argc, char** argv) {
     j["threads"] = o.threads;
     j["avx2"] = cpu_has_avx2();
     j["tq2_bits_per_weight"] = tq2_bits_per_weight(oc, ic, -1);
+    j["e2m_bits_per_weight"] = e2m_bits;
+    j["e2m_salient_columns_per_block"] = kSalient;
     j["read_roof_gbps"] = read_gbps;
     j["memcpy_gbps"] = copy_gbps;
-    j["copies"] = {{"tq2", n_tq2}, {"fp32", n_f32}};
+    j["copies"] = {{"tq2", n_tq2}, {"e2m", n_e2m}, {"fp32", n_f32}};
     j["loadavg"] = {{"start", load0}, {"end", load1}};
     std::ofstream(o.json) << j.dump(2) << "\n";
     std::cout << "wrote " << o.json << "\n";

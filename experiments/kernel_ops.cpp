@@ -1,26 +1,29 @@
 // experiments/kernel_ops.cpp: see kernel_ops.h.
 #include "experiments/kernel_ops.h"
 
+#include <functional>
+
 #include "core/error.h"
+#include "kernels/e2m.h"
 #include "kernels/tq2.h"
 #include "quantizers/act_quant.h"
+#include "quantizers/e2m_convert.h"
 #include "quantizers/tq2_convert.h"
 
 namespace twla {
 
 KernelLinearOps::KernelLinearOps(const Model& model, const Rotation* rotation, Allocation alloc,
                                  double default_clip, bool compat_reference, int threads)
-    : fake_(rotation, alloc, default_clip, compat_reference),
+    : fake_(rotation, std::move(alloc), default_clip, compat_reference),
       rot_(rotation),
-      alloc_(std::move(alloc)),
-      clip_(default_clip),
-      compat_(compat_reference),
       threads_(threads < 1 ? 1 : threads) {
   for (int b = 0; b < model.n_blocks(); ++b)
     for (const auto& name : block_linear_names(b)) {
       auto p = model.override_of(name);
       if (p && p->format == "ternary")
-        tq2_.emplace(name, ternary_to_tq2(*p));
+        packed_.emplace(name, Packed{"tq2", ternary_to_tq2(*p)});
+      else if (p && e2m_kernel_supports(*p))
+        packed_.emplace(name, Packed{"e2m", e2m_to_kernel(*p).bytes});
       else
         fallback_.push_back(name);
     }
@@ -28,59 +31,94 @@ KernelLinearOps::KernelLinearOps(const Model& model, const Rotation* rotation, A
 
 std::vector<std::string> KernelLinearOps::kernel_linears() const {
   std::vector<std::string> out;
-  for (const auto& kv : tq2_) out.push_back(kv.first);
+  for (const auto& kv : packed_) out.push_back(kv.first);
   return out;
+}
+
+std::map<std::string, int> KernelLinearOps::format_counts() const {
+  std::map<std::string, int> n;
+  for (const auto& kv : packed_) ++n[kv.second.format];
+  return n;
+}
+
+std::string KernelLinearOps::summary() const {
+  std::string s;
+  for (const auto& kv : format_counts()) s += std::to_string(kv.second) + " " + kv.first + ", ";
+  return s + std::to_string(fallback_.size()) + " dequantized";
 }
 
 int64_t KernelLinearOps::packed_bytes() const {
   int64_t n = 0;
-  for (const auto& kv : tq2_) n += int64_t(kv.second.size());
+  for (const auto& kv : packed_) n += int64_t(kv.second.bytes.size());
   return n;
 }
 
+namespace {
+// One format's GEMMs behind one interface: fp32 activations, or integer codes + scale + zero.
+struct Gemm {
+  int64_t oc = 0, ic = 0;
+  std::function<void(const float*, int, float*)> f32;
+  std::function<void(const uint8_t*, const float*, const float*, int, float*)> act;
+};
+
+Gemm gemm_of(const std::string& format, const std::vector<uint8_t>& bytes, int threads) {
+  Gemm g;
+  if (format == "tq2") {
+    const auto w = kernels::tq2_view(bytes.data(), bytes.size());
+    kernels::Tq2Opts ko;
+    ko.threads = threads;
+    g.oc = w.oc, g.ic = w.ic;
+    g.f32 = [w, ko](const float* x, int n, float* y) { kernels::tq2_gemm_f32(w, x, n, y, ko); };
+    g.act = [w, ko](const uint8_t* q, const float* s, const float* z, int n, float* y) {
+      kernels::tq2_gemm_act(w, kernels::tq2_act_from_codes(w, q, s, z, n), y, ko);
+    };
+  } else {
+    const auto w = kernels::e2m_view(bytes.data(), bytes.size());
+    kernels::E2mOpts ko;
+    ko.threads = threads;
+    g.oc = w.oc, g.ic = w.ic;
+    g.f32 = [w, ko](const float* x, int n, float* y) { kernels::e2m_gemm_f32(w, x, n, y, ko); };
+    g.act = [w, ko](const uint8_t* q, const float* s, const float* z, int n, float* y) {
+      kernels::e2m_gemm_act(w, q, s, z, n, y, ko);
+    };
+  }
+  return g;
+}
+}  // namespace
+
 Tensor KernelLinearOps::linear(const std::string& name, const Tensor& x0, const Tensor& W) const {
-  auto it = tq2_.find(name);
-  if (it == tq2_.end()) return fake_.linear(name, x0, W);
-  const auto w = kernels::tq2_view(it->second.data(), it->second.size());
+  auto it = packed_.find(name);
+  if (it == packed_.end()) return fake_.linear(name, x0, W);
+  const Gemm g = gemm_of(it->second.format, it->second.bytes, threads_);
   Tensor x = (rot_ ? rot_->input(name, x0) : x0).to(at::kFloat);
-  TWLA_CHECK(x.size(-1) == w.ic, "kernel backend: ", name, " got inputs of width ", x.size(-1),
-             ", its packed weight has ", w.ic, " columns");
+  TWLA_CHECK(x.size(-1) == g.ic, "kernel backend: ", name, " got inputs of width ", x.size(-1),
+             ", its packed weight has ", g.ic, " columns");
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
-  out_shape.back() = w.oc;
-  Tensor x2 = x.reshape({-1, w.ic}).contiguous();
+  out_shape.back() = g.oc;
+  Tensor x2 = x.reshape({-1, g.ic}).contiguous();
   const int64_t rows = x2.size(0);
-  Tensor y = at::empty({rows, w.oc}, at::kFloat);
-  kernels::Tq2Opts ko;
-  ko.threads = threads_;
-  const int b = block_of(name);
-  const int bits = b < int(alloc_.act_bits.size()) ? alloc_.act_bits[size_t(b)] : 16;
+  Tensor y = at::empty({rows, g.oc}, at::kFloat);
+  const AffineSpec spec = fake_.act_spec(name);
   // The kernels take batches as int; run in slices of at most 4096 tokens.
   constexpr int64_t kSlice = 4096;
   for (int64_t r0 = 0; r0 < rows; r0 += kSlice) {
     const int n = int(std::min(kSlice, rows - r0));
     Tensor xs = x2.narrow(0, r0, n);
-    float* ys = y.data_ptr<float>() + r0 * w.oc;
-    if (bits >= 16) {
-      kernels::tq2_gemm_f32(w, xs.data_ptr<float>(), n, ys, ko);
+    float* ys = y.data_ptr<float>() + r0 * g.oc;
+    if (spec.bits >= 16) {
+      g.f32(xs.data_ptr<float>(), n, ys);
       continue;
     }
-    auto c = alloc_.clip.find(name);
-    AffineSpec spec;
-    spec.bits = bits;
-    spec.clip = c == alloc_.clip.end() ? clip_ : c->second;
-    spec.compat_reference = compat_;
     AffineParams ap = affine_params(xs, spec);
     Tensor q = affine_codes(xs, ap, spec);
-    if (bits > 8) {   // codes do not fit a byte: fp32 activations on the dequantized grid
+    if (spec.bits > 8) {   // codes do not fit a byte: fp32 activations on the dequantized grid
       Tensor xh = ((q - ap.zero) * ap.scale).contiguous();
-      kernels::tq2_gemm_f32(w, xh.data_ptr<float>(), n, ys, ko);
+      g.f32(xh.data_ptr<float>(), n, ys);
       continue;
     }
     Tensor q8 = q.to(at::kByte).contiguous();
     Tensor scale = ap.scale.reshape({n}).contiguous(), zero = ap.zero.reshape({n}).contiguous();
-    auto act = kernels::tq2_act_from_codes(w, q8.data_ptr<uint8_t>(), scale.data_ptr<float>(),
-                                           zero.data_ptr<float>(), n);
-    kernels::tq2_gemm_act(w, act, ys, ko);
+    g.act(q8.data_ptr<uint8_t>(), scale.data_ptr<float>(), zero.data_ptr<float>(), n, ys);
   }
   return y.view(out_shape);
 }

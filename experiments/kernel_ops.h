@@ -1,11 +1,14 @@
 // experiments/kernel_ops.h: the packed-kernel backend (descriptor `backend: kernel`): linears whose
 // quantized weights have a kernel format run on it instead of a dequantized fp32 matmul.
 //   x -> rotation.input -> activation codes (per-token asymmetric, the block's bits and the
-//   linear's clip: exactly the fake-quant grid) -> tq2 integer GEMM (exact integer dot products,
-//   scales and zero points applied after) ; with 16-bit activations the tq2 fp32-activation GEMM.
-// Today the kernel format is tq2 (kernels/tq2.h), made from format "ternary" (ternary-absmean,
-// ternary-threshold). Other formats (e2m, uniform) run dequantized, and kernel_linears() /
-// fallback_linears() say which ran where, so a run never claims kernels it did not use.
+//   linear's clip: exactly the fake-quant grid, QuantLinearOps::act_spec) -> the format's
+//   integer-activation GEMM (scales and zero points applied after); with 16-bit activations the
+//   fp32-activation GEMM.
+// Kernel formats: tq2 (kernels/tq2.h) from format "ternary" (ternary-absmean, ternary-threshold);
+// e2m (kernels/e2m.h) from format "e2m" (e2m-atq; gptq with ternary: true when its groups are
+// whole rows or multiples of 128 columns). Others (uniform, dense) run dequantized, and
+// kernel_linears() / fallback_linears() say which ran where, so a run never claims kernels it
+// did not use.
 // Not here: the fake-quant backend (quant_ops.h), the kernels (kernels/).
 #pragma once
 #include <map>
@@ -26,17 +29,22 @@ class KernelLinearOps : public LinearOps {
   Tensor linear(const std::string& name, const Tensor& x, const Tensor& W) const override;
   std::vector<std::string> kernel_linears() const;
   std::vector<std::string> fallback_linears() const { return fallback_; }
+  // Kernel format ("tq2", "e2m") -> how many linears run on it.
+  std::map<std::string, int> format_counts() const;
+  // "35 tq2, 0 dequantized": the run's backend label.
+  std::string summary() const;
   // Bytes of packed weights the kernels hold.
   int64_t packed_bytes() const;
 
  private:
+  struct Packed {
+    std::string format;  // "tq2" or "e2m"
+    std::vector<uint8_t> bytes;
+  };
   QuantLinearOps fake_;   // the fallback, and the source of the activation grid's settings
   const Rotation* rot_;
-  Allocation alloc_;
-  double clip_;
-  bool compat_;
   int threads_;
-  std::map<std::string, std::vector<uint8_t>> tq2_;
+  std::map<std::string, Packed> packed_;
   std::vector<std::string> fallback_;
 };
 

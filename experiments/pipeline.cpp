@@ -165,12 +165,10 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     kernel_ops = std::make_unique<KernelLinearOps>(model, rot.get(), allocation, d.activations.clip,
                                                    d.compat == "reference", get_threads());
     const auto fb = kernel_ops->fallback_linears();
-    log(opt, d.name, "backend kernel: " + std::to_string(kernel_ops->kernel_linears().size()) +
-                         " linears on tq2 kernels (" + std::to_string(kernel_ops->packed_bytes()) +
-                         " bytes packed), " + std::to_string(fb.size()) + " dequantized" +
-                         (fb.empty() ? "" : " (no kernel for their format), e.g. " + fb.front()));
-    rec.labels["backend"] = "kernel: " + std::to_string(kernel_ops->kernel_linears().size()) +
-                            " tq2, " + std::to_string(fb.size()) + " dequantized";
+    log(opt, d.name, "backend kernel: " + kernel_ops->summary() + " (" + std::to_string(kernel_ops->packed_bytes()) +
+                         " bytes packed)" +
+                         (fb.empty() ? "" : "; dequantized: no kernel for their format, e.g. " + fb.front()));
+    rec.labels["backend"] = "kernel: " + kernel_ops->summary();
   }
   const LinearOps& run_ops = kernel_ops ? static_cast<const LinearOps&>(*kernel_ops) : ops;
 

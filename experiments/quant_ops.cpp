@@ -2,7 +2,6 @@
 #include "experiments/quant_ops.h"
 
 #include "core/error.h"
-#include "quantizers/act_quant.h"
 
 namespace twla {
 
@@ -18,19 +17,20 @@ bool QuantLinearOps::is_identity() const {
   return true;
 }
 
+AffineSpec QuantLinearOps::act_spec(const std::string& name) const {
+  const int b = block_of(name);
+  auto it = alloc_.clip.find(name);
+  AffineSpec spec;
+  spec.bits = b < int(alloc_.act_bits.size()) ? alloc_.act_bits[size_t(b)] : 16;
+  spec.clip = it == alloc_.clip.end() ? clip_ : it->second;
+  spec.compat_reference = compat_;
+  return spec;
+}
+
 Tensor QuantLinearOps::linear(const std::string& name, const Tensor& x0, const Tensor& W) const {
   Tensor x = rot_ ? rot_->input(name, x0) : x0;
-  int b = block_of(name);
-  int bits = b < int(alloc_.act_bits.size()) ? alloc_.act_bits[size_t(b)] : 16;
-  if (bits < 16) {
-    auto it = alloc_.clip.find(name);
-    double clip = it == alloc_.clip.end() ? clip_ : it->second;
-    AffineSpec spec;
-    spec.bits = bits;
-    spec.clip = clip;
-    spec.compat_reference = compat_;
-    x = act_fake_quant(x, spec);
-  }
+  const AffineSpec spec = act_spec(name);
+  if (spec.bits < 16) x = act_fake_quant(x, spec);
   return at::matmul(x, W.t());
 }
 

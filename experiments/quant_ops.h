@@ -9,6 +9,7 @@
 
 #include "core/model.h"
 #include "core/types.h"
+#include "quantizers/act_quant.h"
 #include "rotations/rotation.h"
 
 namespace twla {
@@ -24,6 +25,8 @@ class QuantLinearOps : public LinearOps {
   Tensor linear(const std::string& name, const Tensor& x, const Tensor& W) const override;
   // True when the ops are plain x W^T (no online rotation, activations off).
   bool is_identity() const;
+  // The activation grid of linear `name`: its block's bits (>= 16: off) and its clip ratio.
+  AffineSpec act_spec(const std::string& name) const;
 
  protected:
   const Rotation* rot_;

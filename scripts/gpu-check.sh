@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh: build and run tq2_cuda_check (kernels/cuda/standalone_main.cu) on a GPU
-# machine: it validates every tq2 CUDA kernel against the CPU references, then times them against
+# machine: it validates every tq2 and e2m CUDA kernel against the CPU references, then times them against
 # cuBLAS fp16 and a device-to-device copy. Needs only nvcc and cuBLAS (no libtorch, no CMake tree).
 # cuBLAS comes from the CUDA toolkit, else from the Python torch install's nvidia/cublas folder.
 # Env: OUT (folder: JSON written there), ARCH (e.g. sm_90; default: the GPU's), QUICK=1 (smaller).
@@ -30,8 +30,8 @@ fi
 mkdir -p build-gpu
 echo "gpu-check: building for $ARCH with $NVCC"
 "$NVCC" -std=c++17 -O2 -arch="$ARCH" -I. -o build-gpu/tq2_cuda_check \
-  kernels/cuda/standalone_main.cu kernels/cuda/tq2_gemv.cu kernels/cuda/tq2_gemm.cu \
-  kernels/tq2_pack.cpp kernels/tq2_ref.cpp "${BLAS_FLAGS[@]}" || exit 3
+  kernels/cuda/standalone_main.cu kernels/cuda/tq2_gemv.cu kernels/cuda/tq2_gemm.cu kernels/cuda/e2m_gemv.cu \
+  kernels/tq2_pack.cpp kernels/tq2_ref.cpp kernels/e2m_pack.cpp kernels/e2m_ref.cpp "${BLAS_FLAGS[@]}" || exit 3
 
 args=()
 [ "${QUICK:-0}" = 1 ] && args+=(--quick)

@@ -1,5 +1,5 @@
 // kernels/cuda/standalone_main.cu: tq2_cuda_check, one binary (CUDA runtime + cuBLAS, no libtorch)
-// that validates every tq2 CUDA kernel against the CPU references (kernels/tq2_ref.cpp) on
+// that validates every tq2 and e2m CUDA kernel against the CPU references (kernels/*_ref.cpp) on
 // random shapes, ragged ones included, and only then times them against cuBLAS fp16 GEMM/GEMV
 // and a device-to-device copy (the bandwidth roof), with CUDA events.
 // usage: tq2_cuda_check [--json FILE] [--quick]    (scripts/gpu-check.sh builds and runs it)
@@ -20,8 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/e2m_cuda.h"
 #include "kernels/cuda/tq2_cuda.h"
 #include "kernels/cuda/tq2_cuda_check.h"
+#include "kernels/e2m.h"
 #include "kernels/tq2.h"
 
 using namespace twla::kernels;
@@ -145,6 +147,76 @@ void validate(bool quick) {
   }
 }
 
+// Random E2M-ATQ-like weights packed as e2m: per block up to 63 random salient columns (groups
+// 0/1, two trit planes), the rest in groups 2/3.
+struct E2mProblem {
+  int64_t oc, ic;
+  E2mBuffer buf;
+  E2mView v;
+  E2mProblem(int64_t oc_, int64_t ic_, uint32_t seed) : oc(oc_), ic(ic_) {
+    std::mt19937 rng(seed);
+    const int64_t nb = (ic + kE2mBlock - 1) / kE2mBlock;
+    std::vector<uint8_t> group(oc * ic), sal(ic, 0);
+    std::vector<int8_t> t0(oc * ic), t1(oc * ic, 0);
+    for (int64_t st = 0; st < ic; st += kE2mBlock)
+      for (int n = int(rng() % 64), j = 0; j < n; ++j) sal[st + int64_t(rng() % uint32_t(std::min(kE2mBlock, ic - st)))] = 1;
+    for (int64_t i = 0; i < oc * ic; ++i) {
+      const uint32_t r = rng();
+      group[i] = uint8_t((sal[i % ic] ? 0 : 2) + (r & 1));
+      t0[i] = int8_t(int((r >> 8) % 3) - 1);
+      if (sal[i % ic]) t1[i] = int8_t(int((r >> 16) % 3) - 1);
+    }
+    std::vector<float> mu(oc * nb * 4), a0(oc * nb * 4), a1(oc * nb * 4);
+    for (size_t i = 0; i < mu.size(); ++i)
+      mu[i] = 0.002f * (int(rng() % 1000) - 500) / 500.f, a0[i] = 0.01f + 0.05f * (rng() % 1000) / 1000.f, a1[i] = a0[i] / 3;
+    E2mSource src;
+    src.oc = oc, src.ic = ic, src.groups = 4, src.group = group.data(), src.t0 = t0.data(), src.t1 = t1.data();
+    src.mu = mu.data(), src.alpha0 = a0.data(), src.alpha1 = a1.data();
+    buf = e2m_pack(src);
+    v = buf.view();
+  }
+};
+
+void validate_e2m(bool quick) {
+  struct S { int64_t oc, ic; };
+  std::vector<S> shapes = {{1, 1}, {3, 100}, {65, 257}, {130, 384}, {77, 1000}, {129, 4100}};
+  if (!quick) shapes.push_back({1024, 4096});
+  std::mt19937 rng(9);
+  for (const S& s : shapes) {
+    E2mProblem p(s.oc, s.ic, uint32_t(s.oc * 17 + s.ic));
+    Dev<uint8_t> dbuf(p.buf.bytes);
+    E2mDevice w = e2m_device(p.v, p.buf.bytes.data(), dbuf.p);
+    std::vector<float> W(p.oc * p.ic);
+    e2m_dequantize(p.v, W.data());
+    for (int m = 1; m <= 8; ++m) {
+      std::vector<__half> xh(m * p.ic);
+      std::vector<float> xf(m * p.ic), ref(m * p.oc);
+      std::normal_distribution<float> nd(0.f, 1.f);
+      for (int64_t i = 0; i < m * p.ic; ++i) xh[i] = __float2half(nd(rng)), xf[i] = __half2float(xh[i]);
+      e2m_gemm_f32_ref(p.v, xf.data(), m, ref.data());
+      double cond = 0;
+      for (int b = 0; b < m; ++b)
+        for (int64_t o = 0; o < p.oc; ++o) {
+          double c = 0;
+          for (int64_t k = 0; k < p.ic; ++k) c += std::fabs(double(xf[b * p.ic + k]) * W[o * p.ic + k]);
+          cond = std::max(cond, c);
+        }
+      Dev<__half> dx(xh), dxp(size_t(m) * p.v.n_blocks * kE2mBlock);
+      Dev<float> dy(m * p.oc);
+      e2m_permute_f16(w, dx.p, m, dxp.p);
+      e2m_gemv(w, dxp.p, m, dy.p);
+      TQ2_CUDA(cudaDeviceSynchronize());
+      const std::vector<float> got = dy.get();
+      double e = 0;
+      for (size_t i = 0; i < ref.size(); ++i) e = std::max(e, std::fabs(double(got[i]) - ref[i]));
+      const bool ok = e <= 1e-5 * cond + 1e-6 && std::isfinite(e);
+      failures += !ok;
+      std::printf("  %-9s [%5ld, %5ld] m=%-4d max err %.3g (limit %.3g) %s\n", "e2m_gemv", long(p.oc), long(p.ic), m, e,
+                  1e-5 * cond + 1e-6, ok ? "ok" : "FAIL");
+    }
+  }
+}
+
 // Mean ms per call over `iters` calls after a warm-up, CUDA events.
 double time_ms(int iters, const std::function<void(int)>& fn) {
   fn(0);
@@ -208,12 +280,24 @@ void bench(bool quick) {
     };
     const std::string tag = std::to_string(oc) + "x" + std::to_string(ic);
     const double wbytes = double(p.buf.size()), hbytes = 2.0 * oc * ic;
+    // e2m: its own copies (honest bytes: the whole buffer), the permutation timed with the GEMV.
+    E2mProblem pe(oc, ic, 5);
+    const int ne = int(std::max<size_t>(2, (size_t(512) << 20) / pe.buf.bytes.size()));
+    std::vector<std::unique_ptr<Dev<uint8_t>>> ebufs;
+    std::vector<E2mDevice> es;
+    for (int i = 0; i < ne; ++i)
+      ebufs.emplace_back(new Dev<uint8_t>(pe.buf.bytes)), es.push_back(e2m_device(pe.v, pe.buf.bytes.data(), ebufs.back()->p));
+    Dev<__half> dxp(size_t(8) * pe.v.n_blocks * kE2mBlock);
+    const double ebytes = double(pe.buf.bytes.size());
     for (int m : {1, 4, 8}) {
       double tb = time_ms(50, [&](int i) { cublas(m, i); });
       double tk = time_ms(50, [&](int i) { tq2_gemv(ws[i % nc], dx.p, m, dy.p); });
+      double te = time_ms(50, [&](int i) { e2m_permute_f16(es[i % ne], dx.p, m, dxp.p), e2m_gemv(es[i % ne], dxp.p, m, dy.p); });
       record("cublas_f16_" + tag + "_m" + std::to_string(m), tb, hbytes / tb / 1e6, 2.0 * m * oc * ic / tb / 1e9, 1);
       record("tq2_gemv_" + tag + "_m" + std::to_string(m), tk, wbytes / tk / 1e6, 2.0 * m * oc * ic / tk / 1e9, tb / tk);
+      record("e2m_gemv_" + tag + "_m" + std::to_string(m), te, ebytes / te / 1e6, 2.0 * m * oc * ic / te / 1e9, tb / te);
     }
+    ebufs.clear();
     for (int m : {512, 2048}) {
       double tb = time_ms(10, [&](int i) { cublas(m, i); });
       double ti = time_ms(10, [&](int i) { tq2_gemm_i8(ws[i % nc], dq.p, dsc.p, dzp.p, dqs.p, m, dy.p); });
@@ -244,6 +328,7 @@ int main(int argc, char** argv) {
     std::printf("device: %s (sm_%d%d, %.1f GiB)\nvalidation against the CPU references:\n", prop.name, prop.major,
                 prop.minor, prop.totalGlobalMem / 1073741824.0);
     validate(quick);
+    validate_e2m(quick);
     std::printf("%d validation failure(s)\n", failures);
     if (failures) return 1;  // never time a wrong kernel
     std::printf("\ntimings (CUDA events; weights rotate through copies > L2):\n");

@@ -1,8 +1,11 @@
 // tests/experiments/test_kernel_backend.cpp: `backend: kernel` runs the ternary linears of
 // stories260K on the packed tq2 kernels and agrees with the fake-quant path: logits to fp32
-// rounding with 16-bit activations, perplexity within 0.5% with 4-bit activations (there a
-// rounding difference can move an activation across a grid step), and every linear of a
-// ternary-absmean model really ran on the kernels.
+// rounding with 16-bit activations, each linear's outputs to fp32 rounding with 4-bit ones, and
+// perplexity within 0.5% with 4-bit activations (end to end a rounding difference can move an
+// activation across a grid step), and every linear of a ternary-absmean model really ran on
+// the kernels; the perplexity check also for E2M-ATQ (calibrated on 8 C4 sequences) on e2m. The same for E2M-ATQ's "e2m" linears on the
+// e2m kernels (calibrated on random inputs: the test is the kernel, not the calibration), whose
+// kernel buffers hold the quantizer's weights bit for bit, and for GPTQ-ternary's.
 #include <cmath>
 #include <filesystem>
 
@@ -10,6 +13,12 @@
 #include "core/paths.h"
 #include "experiments/kernel_ops.h"
 #include "experiments/pipeline.h"
+#include "kernels/e2m.h"
+#include "quantizers/e2m_atq.h"
+#include "quantizers/e2m_convert.h"
+#include "quantizers/gptq.h"
+#include "quantizers/act_quant.h"
+#include "quantizers/hessian.h"
 #include "quantizers/quantizer.h"
 #include "results/run_file.h"
 #include "tests/catch.h"
@@ -31,49 +40,135 @@ void quantize_all(Model& m) {
     }
   }
 }
-}  // namespace
 
-TEST_CASE("kernel backend: logits equal the fake-quant path (16-bit and 4-bit activations)") {
-  Model m(stories());
-  quantize_all(m);
-  Tensor ids = at::randint(1, 512, {2, 48}, at::kLong);
+// H = (2/N) X^T X and the S blocks of random calibration inputs for a linear of width ic.
+struct Calib {
+  Tensor H;
+  std::vector<Tensor> S;
+};
+Calib random_calib(int64_t ic, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  std::vector<Tensor> seqs;
+  for (int i = 0; i < 4; ++i) seqs.push_back(at::randn({32, ic}, gen, at::TensorOptions().dtype(at::kFloat)));
+  Tensor X = at::cat(seqs, 0);
+  return {X.t().matmul(X) * (2.0 / double(X.size(0))), s_blocks_from_sequences(seqs, 128)};
+}
+
+// The kernel buffer's weights equal dequantize(p) bit for bit.
+bool kernel_weights_exact(const PackedWeight& p) {
+  kernels::E2mBuffer buf = e2m_to_kernel(p);
+  kernels::E2mView v = buf.view();
+  Tensor Wk = at::empty({v.oc, v.ic}, at::kFloat);
+  kernels::e2m_dequantize(v, Wk.data_ptr<float>());
+  return at::equal(Wk, dequantize(p));
+}
+
+// Every linear of stories260K quantized with E2M-ATQ (default config) on random calibration.
+void quantize_all_e2m(Model& m) {
+  E2mAtqConfig cfg;
+  for (int b = 0; b < m.n_blocks(); ++b) {
+    Block blk = m.load_block(b);
+    for (const auto& name : block_linear_names(b)) {
+      const Tensor& W = blk.W.at(name);
+      Calib c = random_calib(W.size(1), uint64_t(b * 16 + name.size()));
+      E2mAtqOutput o = e2m_atq_quantize(W, c.H, c.S, cfg, name);
+      CHECK(kernel_weights_exact(o.packed));
+      m.set_weight(name, std::make_shared<PackedWeight>(std::move(o.packed)));
+    }
+  }
+}
+
+// Kernel vs fake-quant on model m, every linear quantized with format `fmt`. 16-bit activations:
+// the whole forward's logits to 1e-4 of the largest (fp32 rounding only). 4-bit: per linear on
+// the same random inputs (same codes; only fp32 rounding differs), to 1e-5 of each output's
+// sum_k |x_hat w| -- end to end a last-bit difference can flip a 4-bit code downstream, which
+// the perplexity test below covers.
+void check_against_fake(const Model& m, int threads, const std::string& fmt) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  Tensor ids = at::randint(1, 512, {2, 48}, gen, at::TensorOptions().dtype(at::kLong));
   for (int bits : {16, 4}) {
     CAPTURE(bits);
     Allocation a;
     a.act_bits.assign(size_t(m.n_blocks()), bits);
     QuantLinearOps fake(nullptr, a, 0.9, false);
-    KernelLinearOps kern(m, nullptr, a, 0.9, false, 1);
+    KernelLinearOps kern(m, nullptr, a, 0.9, false, threads);
     CHECK(kern.fallback_linears().empty());
     CHECK(int(kern.kernel_linears().size()) == 7 * m.n_blocks());
-    Tensor lf = m.forward(ids, &fake), lk = m.forward(ids, &kern);
-    const double scale = lf.abs().max().item<double>();
-    const double diff = (lf - lk).abs().max().item<double>();
-    if (bits == 16) CHECK(diff < 1e-4 * scale);
-    // 4-bit: the same grid; a last-bit difference can flip one code, so compare the bulk.
-    CHECK((lf - lk).abs().mean().item<double>() < 1e-3 * scale);
+    CHECK(kern.summary() == std::to_string(7 * m.n_blocks()) + " " + fmt + ", 0 dequantized");
+    if (bits == 16) {
+      Tensor lf = m.forward(ids, &fake), lk = m.forward(ids, &kern);
+      CHECK((lf - lk).abs().max().item<double>() < 1e-4 * lf.abs().max().item<double>());
+      continue;
+    }
+    for (const auto& name : kern.kernel_linears()) {
+      CAPTURE(name);
+      Tensor W = dequantize(*m.override_of(name));
+      Tensor x = at::randn({96, W.size(1)}, gen, at::TensorOptions().dtype(at::kFloat));
+      Tensor yf = fake.linear(name, x, W), yk = kern.linear(name, x, W);
+      Tensor cond = act_fake_quant(x, fake.act_spec(name)).abs().matmul(W.abs().t());
+      CHECK(((yf - yk).abs() / cond).max().item<double>() < 1e-5);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("kernel backend: E2M-ATQ linears run on the e2m kernels and match fake-quant") {
+  Model m(stories());
+  quantize_all_e2m(m);
+  check_against_fake(m, 2, "e2m");
+}
+
+TEST_CASE("kernel backend: GPTQ-ternary's {min, 0, max} grid runs on the e2m kernels exactly") {
+  Model m(stories());
+  Block blk = m.load_block(0);
+  for (int64_t gs : {-1, 128}) {
+    CAPTURE(gs);
+    const Tensor& W = blk.W.at("layers.0.mlp.down_proj");  // ic = hidden: a ragged last block
+    Calib c = random_calib(W.size(1), 3);
+    GptqConfig cfg;
+    cfg.ternary = true;
+    cfg.group_size = gs;
+    PackedWeight p = gptq_pack(gptq_quantize(W, c.H, cfg), cfg);
+    REQUIRE(p.format == "e2m");
+    CHECK(kernel_weights_exact(p));
   }
 }
 
+TEST_CASE("kernel backend: logits equal the fake-quant path (16-bit and 4-bit activations)") {
+  Model m(stories());
+  quantize_all(m);
+  check_against_fake(m, 1, "tq2");
+}
+
 TEST_CASE("kernel backend: a W1.58A4 run's perplexity is within 0.5% of fake-quant") {
-  auto out = fs::temp_directory_path() / ("twla-kernel-" + std::to_string(::getpid()));
-  fs::remove_all(out);
-  double ppl[2];
-  int i = 0;
-  for (const char* backend : {"fake", "kernel"}) {
-    YAML::Node t = YAML::Load(
-        "{quantizer: ternary-absmean, activations: {bits: 4}, threads: 1,"
-        " eval: {tasks: [tinystories], seqlen: 128, max_windows: 24, batch: 8, kl: false}}");
-    t["name"] = backend;
-    t["backend"] = backend;
-    t["model"]["path"] = stories();
-    t["output"] = out.string();
-    RunOptions o;
-    o.quiet = true;
-    RunRecord r = run_experiment(t, o);
-    ppl[i++] = r.metrics.at("ppl/tinystories");
-    if (std::string(backend) == "kernel") CHECK(r.labels.at("backend") == "kernel: 35 tq2, 0 dequantized");
+  struct Case {
+    const char *quantizer, *format;
+  };
+  for (Case c : {Case{"ternary-absmean", "tq2"}, Case{"e2m-atq", "e2m"}}) {
+    CAPTURE(c.quantizer);
+    auto out = fs::temp_directory_path() / ("twla-kernel-" + std::to_string(::getpid()));
+    fs::remove_all(out);
+    double ppl[2];
+    int i = 0;
+    for (const char* backend : {"fake", "kernel"}) {
+      YAML::Node t = YAML::Load(
+          "{activations: {bits: 4}, threads: 1,"
+          " calibration: {dataset: c4, nsamples: 8, seqlen: 128, seed: 0},"
+          " eval: {tasks: [tinystories], seqlen: 128, max_windows: 24, batch: 8, kl: false}}");
+      t["quantizer"] = c.quantizer;
+      t["name"] = backend;
+      t["backend"] = backend;
+      t["model"]["path"] = stories();
+      t["output"] = out.string();
+      RunOptions o;
+      o.quiet = true;
+      RunRecord r = run_experiment(t, o);
+      ppl[i++] = r.metrics.at("ppl/tinystories");
+      if (std::string(backend) == "kernel")
+        CHECK(r.labels.at("backend") == std::string("kernel: 35 ") + c.format + ", 0 dequantized");
+    }
+    CHECK(std::isfinite(ppl[0]));
+    CHECK(std::abs(ppl[1] - ppl[0]) < 0.005 * ppl[0]);
+    fs::remove_all(out);
   }
-  CHECK(std::isfinite(ppl[0]));
-  CHECK(std::abs(ppl[1] - ppl[0]) < 0.005 * ppl[0]);
-  fs::remove_all(out);
 }
