@@ -8,6 +8,7 @@
 #include "quantizers/quantizer.h"
 #include "results/paper_plots.h"
 #include "results/paper_table.h"
+#include "results/aggregate.h"
 #include "results/report.h"
 #include "results/run_file.h"
 #include "rotations/rotation.h"
@@ -63,7 +64,7 @@ int cmd_show(const Args& a) {
 
 int cmd_report(const Args& a) {
   std::string dir;
-  std::string fmt = "md", plots;
+  std::string fmt = "md", plots, mean_field;
   bool paper = false;
   TableOptions o;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -72,9 +73,12 @@ int cmd_report(const Args& a) {
     else if (a[i] == "--paper") paper = true;
     else if (a[i] == "--plots" && i + 1 < a.size()) plots = a[++i];
     else if (a[i] == "--metrics" && i + 1 < a.size()) o.metrics = split(a[++i], ',');
+    else if (a[i] == "--mean-over" && i + 1 < a.size()) mean_field = a[++i];
     else if (a[i] == "--help" || a[i] == "-h") {
       std::cout << "usage: twla report DIR [--latex|--csv] [--metrics ppl/wikitext2,kl/c4] [--paper] "
-                   "[--plots OUTDIR]\n  --paper: the paper's main-table layout (Markdown or --latex)\n"
+                   "[--plots OUTDIR] [--mean-over FIELD]\n  --paper: the paper's main-table layout (Markdown or --latex)\n"
+                   "  --mean-over: one row per group of runs differing only in FIELD (e.g. calibration.seed):"
+                   " mean ± sample sd\n"
                    "  --plots: also write PNGs (PPL vs A bits, per-layer error, bits per block)\n";
       return 0;
     } else {
@@ -86,6 +90,7 @@ int cmd_report(const Args& a) {
   TWLA_CHECK(dir_exists(dir), "twla report: '", dir, "' is not a folder");
   auto runs = read_runs(dir);
   TWLA_CHECK(!runs.empty(), "twla report: no results.h5 below '", dir, "'");
+  if (!mean_field.empty()) runs = mean_over(runs, mean_field);
   if (paper) {
     TWLA_CHECK(fmt != "csv", "twla report --paper: Markdown or --latex; --csv has every column already");
     std::cout << (fmt == "latex" ? paper_latex(runs, o.digits) : paper_markdown(runs, o.digits));

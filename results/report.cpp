@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "results/aggregate.h"
 #include "results/text_table.h"
 
 namespace twla {
@@ -186,37 +187,59 @@ std::vector<std::string> table_metrics(const std::vector<RunRecord>& runs, const
   return cols;
 }
 
+// Markdown and LaTeX show a standard deviation (aggregate.h) beside its mean, not as a column.
+std::vector<std::string> without_sd(std::vector<std::string> metrics) {
+  metrics.erase(std::remove_if(metrics.begin(), metrics.end(),
+                               [](const std::string& m) { return ends_with(m, kSdSuffix); }),
+                metrics.end());
+  return metrics;
+}
+
+std::string mean_cell(const RunRecord& r, const std::string& metric, double v, int digits,
+                      const std::string& pm) {
+  auto sd = r.metrics.find(metric + kSdSuffix);
+  std::string s = number(v, digits);
+  return sd == r.metrics.end() ? s : s + pm + number(sd->second, digits);
+}
+
 std::string report_markdown(const std::vector<RunRecord>& runs, const TableOptions& o) {
-  std::vector<std::string> metrics = table_metrics(runs, o);
+  std::vector<std::string> metrics = without_sd(table_metrics(runs, o));
   TextTable t;
   t.header = headers(metrics);
   t.right.assign(label_columns().size(), false);
   t.right.resize(t.header.size(), true);
+  size_t i = 0;
   for (const Row& row : table_rows(runs, metrics)) {
     std::vector<std::string> cells;
     for (const auto& l : row.labels) cells.push_back(l.empty() ? "–" : l);
-    for (const auto& [ok, v] : row.values) cells.push_back(ok ? number(v, o.digits) : "–");
+    for (size_t c = 0; c < metrics.size(); ++c) {
+      const auto& [ok, v] = row.values[c];
+      cells.push_back(ok ? mean_cell(runs[i], metrics[c], v, o.digits, " ± ") : "–");
+    }
     t.rows.push_back(cells);
+    ++i;
   }
   return t.markdown();
 }
 
 std::string report_latex(const std::vector<RunRecord>& runs, const TableOptions& o) {
-  std::vector<std::string> metrics = table_metrics(runs, o);
+  std::vector<std::string> metrics = without_sd(table_metrics(runs, o));
   std::vector<std::string> h = headers(metrics);
   std::string spec(label_columns().size(), 'l');
   spec += std::string(metrics.size(), 'r');
-  auto line = [](const std::vector<std::string>& cells) {
-    std::vector<std::string> escaped;
-    for (const auto& c : cells) escaped.push_back(latex_escape(c));
-    return join(escaped, " & ") + " \\\\\n";
-  };
+  auto line = [](const std::vector<std::string>& cells) { return join(cells, " & ") + " \\\\\n"; };
+  for (auto& c : h) c = latex_escape(c);
   std::string out = "\\begin{tabular}{" + spec + "}\n\\toprule\n" + line(h) + "\\midrule\n";
+  size_t i = 0;
   for (const Row& row : table_rows(runs, metrics)) {
     std::vector<std::string> cells;
-    for (const auto& l : row.labels) cells.push_back(l.empty() ? "--" : l);
-    for (const auto& [ok, v] : row.values) cells.push_back(ok ? number(v, o.digits) : "--");
+    for (const auto& l : row.labels) cells.push_back(latex_escape(l.empty() ? "--" : l));
+    for (size_t c = 0; c < metrics.size(); ++c) {
+      const auto& [ok, v] = row.values[c];
+      cells.push_back(ok ? mean_cell(runs[i], metrics[c], v, o.digits, " $\\pm$ ") : "--");
+    }
     out += line(cells);
+    ++i;
   }
   return out + "\\bottomrule\n\\end{tabular}\n";
 }
