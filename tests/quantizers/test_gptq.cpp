@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "quantizers/gptq.h"
+#include "quantizers/hessian.h"
 #include "quantizers/quantizer.h"
 #include "tests/catch.h"
 #include "tests/support/golden.h"
@@ -179,6 +180,51 @@ TEST_CASE("gptq: bit-identical on 1 and 2 threads", "[gptq][threads]") {
   at::set_num_threads(before);
   CHECK(at::equal(a.Q, b.Q));
   CHECK(a.error == b.error);
+}
+
+// GPTQ per row grid, asymmetric, no act-order, written as the reference's column loop in tensor
+// ops (fasterquant: q, err = (w - q) / d, W1[:, i:] -= err U1[i, i:] as a product then a
+// difference; the lazy update as the same addmm_). The row kernel of gptq.cpp must give the
+// same bits, including on ragged blocks (its 8-lane alignment trick and its fallback).
+Tensor plain_gptq(const Tensor& W0, const Tensor& H0, const GptqConfig& cfg) {
+  const int64_t ic = W0.size(1);
+  const float maxq = float((1 << cfg.bits) - 1);
+  Tensor W = W0.clone(), H = H0.clone();
+  Tensor xmin = at::minimum(std::get<0>(W.min(1)), at::zeros({W.size(0)}));
+  Tensor xmax = at::maximum(std::get<0>(W.max(1)), at::zeros({W.size(0)}));
+  Tensor scale = (xmax - xmin) / double(maxq), zero = at::round(-xmin / scale);
+  fix_dead_columns(H, W);
+  damp_hessian(H, cfg.percdamp);
+  Tensor U = inverse_cholesky_upper(H, "plain", cfg.percdamp);
+  Tensor Q = at::zeros_like(W);
+  for (int64_t i1 = 0; i1 < ic; i1 += cfg.blocksize) {
+    const int64_t i2 = std::min<int64_t>(i1 + cfg.blocksize, ic), n = i2 - i1;
+    Tensor W1 = W.narrow(1, i1, n).clone(), E1 = at::zeros_like(W1);
+    Tensor U1 = U.narrow(0, i1, n).narrow(1, i1, n);
+    for (int64_t i = 0; i < n; ++i) {
+      Tensor w = W1.select(1, i).clone();
+      Tensor q = at::clamp(at::round(w / scale) + zero, 0, maxq);
+      q = scale * (q - zero);
+      Q.select(1, i1 + i).copy_(q);
+      Tensor err = (w - q) / U1[i][i];
+      W1.narrow(1, i, n - i).sub_(err.unsqueeze(1) * U1[i].narrow(0, i, n - i).unsqueeze(0));
+      E1.select(1, i).copy_(err);
+    }
+    if (i2 < ic) W.narrow(1, i2, ic - i2).addmm_(E1, U.narrow(0, i1, n).narrow(1, i2, ic - i2), 1, -1);
+  }
+  return Q;
+}
+
+TEST_CASE("gptq: the row kernel equals the plain column loop bit for bit, ragged blocks too", "[gptq]") {
+  for (auto [ic, bs] : std::vector<std::pair<int64_t, int>>{{256, 128}, {200, 100}, {61, 13}, {40, 7}}) {
+    INFO("ic " << ic << ", blocksize " << bs);
+    Tensor W = randn({48, ic}, 41) * 0.02;
+    Tensor H = synthetic_H(ic, 42);
+    GptqConfig cfg;
+    cfg.bits = 3;
+    cfg.blocksize = bs;
+    CHECK(at::equal(gptq_quantize(W, H, cfg).Q, plain_gptq(W, H, cfg)));
+  }
 }
 
 TEST_CASE("gptq plugin: thin shell over gptq_quantize", "[gptq]") {
