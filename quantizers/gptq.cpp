@@ -210,8 +210,11 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
     });
     // The lazy update of all later columns: one GEMM, accumulated into W in place
     // (W[:, i2:] += -1 * E1 U[i1:i2, i2:]; the same fp32 values as W - E1 U).
-    if (i2 < ic)
+    // On one OpenBLAS thread: Haswell's sgemm gave other bits at 2 threads (OneBlasThread).
+    if (i2 < ic) {
+      OneBlasThread one;
       W.narrow(1, i2, ic - i2).addmm_(E1, U.narrow(0, i1, count).narrow(1, i2, ic - i2), 1, -1);
+    }
   }
   {
     Tensor rows = Losses.sum(1).to(at::kDouble).contiguous();
