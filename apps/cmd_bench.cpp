@@ -18,7 +18,8 @@ int cmd_bench(const Args& a) {
                              a[0] == "allocate"),
              "twla bench needs a target; usage: twla bench kernels [--shape OCxIC] ",
              "[--batch 1,4,16] [--threads N] [--json FILE] [--min-time S] [--pool-mib M]; ",
-             "twla bench quantize [--shape OCxIC] [--threads N] [--json FILE] [--seqs 16] [--tokens 2048]; ",
+             "twla bench quantize [--shape OCxIC] [--threads N] [--thread-counts 1,2] [--stats-threads 1] ",
+             "[--json FILE] [--seqs 16] [--tokens 2048]; ",
              "twla bench rotate [--tokens 2048] [--sizes 4096,11008] [--threads N] [--json FILE]; ",
              "twla bench allocate [--layers L] [--windows 8] [--seqlen 128] [--workers N] [--json FILE]");
   std::vector<std::string> args{"--threads", std::to_string(get_threads())};

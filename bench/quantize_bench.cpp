@@ -1,7 +1,10 @@
 // bench/quantize_bench.cpp: `twla bench quantize`: builds H and the S blocks of a synthetic layer
 // from random correlated calibration inputs (fixed seed; --seqs sequences of --tokens tokens, a
-// shared low-rank part plus per-channel-scaled noise, like real activations), then times GPTQ
-// 4-bit g128 and E2M-ATQ on it. Validation first: both outputs are finite and beat plain
+// shared low-rank part plus per-channel-scaled noise, like real activations) once, at a fixed
+// thread count (--stats-threads), then times GPTQ 4-bit g128 and E2M-ATQ on it at every thread
+// count of --thread-counts (default: --threads) and checks that each quantizer's output is
+// bit-identical across them (the determinism line; the statistics are shared, so only
+// the quantizers are compared). Validation first: both outputs are finite and beat plain
 // round-to-nearest on the same grid family in the output metric tr(E H E^T). The baseline is the
 // reference implementations' published timings on this machine (docs/PERFORMANCE.md), since the
 // Python references cannot run here; GPTQ's same-run baseline is RTN 4-bit g128.
@@ -17,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "quantizers/e2m_atq.h"
@@ -31,7 +35,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Opts {
   int64_t oc = 4096, ic = 4096;
-  int threads = 0;
+  std::vector<int> threads;   // empty: the current setting
+  int stats_threads = 1;
   std::string json;
   int64_t seqs = 16, tokens = 2048;
   uint64_t seed = 0;
@@ -39,8 +44,8 @@ struct Opts {
 };
 
 [[noreturn]] void usage_error(const std::string& m) {
-  throw std::invalid_argument(m + "; usage: twla bench quantize [--shape OCxIC] [--threads N] [--json FILE] "
-                                  "[--seqs 16] [--tokens 2048] [--seed S] [--skip-e2m] [--skip-gptq]");
+  throw std::invalid_argument(m + "; usage: twla bench quantize [--shape OCxIC] [--threads N] [--thread-counts 1,2] "
+                                  "[--stats-threads 1] [--json FILE] [--seqs 16] [--tokens 2048] [--seed S] [--skip-e2m] [--skip-gptq]");
 }
 
 Opts parse(int argc, char** argv) {
@@ -56,8 +61,22 @@ Opts parse(int argc, char** argv) {
       auto x = v.find('x');
       if (x == std::string::npos) usage_error("--shape " + v + " is not OCxIC");
       o.oc = std::stoll(v.substr(0, x)), o.ic = std::stoll(v.substr(x + 1));
-    } else if (a == "--threads") {
-      o.threads = std::stoi(value());
+    } else if (a == "--threads") {   // cmd_bench passes the global --threads here
+      o.threads = {std::stoi(value())};
+    } else if (a == "--thread-counts") {
+      std::string v = value();
+      o.threads.clear();
+      for (size_t p = 0; p <= v.size();) {
+        size_t c = v.find(',', p);
+        if (c == std::string::npos) c = v.size();
+        int n = std::stoi(v.substr(p, c - p));
+        if (n < 1) usage_error("--thread-counts " + v + ": thread counts must be >= 1");
+        o.threads.push_back(n);
+        p = c + 1;
+      }
+    } else if (a == "--stats-threads") {
+      o.stats_threads = std::stoi(value());
+      if (o.stats_threads < 1) usage_error("--stats-threads must be >= 1");
     } else if (a == "--json") {
       o.json = value();
     } else if (a == "--seqs") {
@@ -116,16 +135,87 @@ double reference_e2m_s_per_block(int64_t oc) {
   return 0;   // no published figure for this row count
 }
 constexpr double kReferenceGptq4096 = 6.1;
+
+// One thread count's timings of both quantizers on the shared statistics; false when an output
+// fails validation.
+bool time_quantizers(const Opts& o, const Tensor& W, const Tensor& H, const std::vector<Tensor>& S,
+                     nlohmann::json& f) {
+  const int64_t n_blocks = (o.ic + 127) / 128;
+  bool ok = true;
+  if (o.gptq) {
+    GptqConfig cfg;
+    cfg.bits = 4;
+    cfg.group_size = 128;
+    auto t0 = Clock::now();
+    RtnSpec rs;
+    rs.bits = 4;
+    rs.group_size = 128;
+    UniformQuant rtn = rtn_uniform(W, rs);
+    const double t_rtn = seconds_since(t0);
+    t0 = Clock::now();
+    const double c0 = cpu_seconds();
+    GptqOutput g = gptq_quantize(W, H, cfg, "bench");
+    const double t = seconds_since(t0), cpu = cpu_seconds() - c0;
+    const double e_g = output_err(g.Q, W, H), e_r = output_err(rtn.dequant, W, H);
+    const bool valid = std::isfinite(e_g) && e_g < e_r;
+    ok = ok && valid;
+    // The published figure is for 4096x4096 only; other shapes print no ratio.
+    const double ref = o.oc == 4096 && o.ic == 4096 ? kReferenceGptq4096 : 0;
+    std::printf("  gptq 4-bit g128: %.3f s (cpu %.3f s), %.4f s/block; output err %.4g vs RTN %.4g (%s); RTN "
+                "4-bit g128 %.3f s (%.1fx of RTN)", t, cpu, t / n_blocks, e_g, e_r,
+                valid ? "valid" : "INVALID", t_rtn, t / t_rtn);
+    if (ref > 0) std::printf("; reference %.1f s (1 thread) -> %.2fx faster", ref, ref / t);
+    std::printf("; Q hash %s\n", fnv_hex(g.Q).c_str());
+    f["gptq_q_hash"] = fnv_hex(g.Q);
+    f["gptq_s"] = t;
+    f["gptq_cpu_s"] = cpu;
+    f["gptq_s_per_block"] = t / n_blocks;
+    f["rtn_s"] = t_rtn;
+    if (ref > 0) {
+      f["gptq_reference_s"] = ref;
+      f["gptq_speedup_vs_reference"] = ref / t;
+    }
+    f["gptq_valid"] = valid;
+  }
+  if (o.e2m) {
+    E2mAtqConfig cfg;
+    auto t0 = Clock::now();
+    const double c0 = cpu_seconds();
+    E2mAtqOutput e = e2m_atq_quantize(W, H, S, cfg, "bench");
+    const double t = seconds_since(t0), cpu = cpu_seconds() - c0;
+    TernaryQuant base = ternary_threshold(W, 128);
+    const double e_e = output_err(e.Q, W, H), e_b = output_err(base.dequant, W, H);
+    const bool valid = std::isfinite(e_e) && e_e < e_b;
+    ok = ok && valid;
+    const double ref = reference_e2m_s_per_block(o.oc);
+    std::printf("  e2m-atq: %.2f s (cpu %.2f s), %.3f s/block; output err %.4g vs threshold ternary "
+                "g128 %.4g (%s)", t, cpu, t / n_blocks, e_e, e_b, valid ? "valid" : "INVALID");
+    if (ref > 0) std::printf("; reference %.1f s/block -> %.1fx faster", ref, ref / (t / n_blocks));
+    std::printf("; Q hash %s\n", fnv_hex(e.Q).c_str());
+    f["e2m_q_hash"] = fnv_hex(e.Q);
+    f["e2m_s"] = t;
+    f["e2m_cpu_s"] = cpu;
+    f["e2m_s_per_block"] = t / n_blocks;
+    f["e2m_valid"] = valid;
+    if (ref > 0) {
+      f["e2m_reference_s_per_block"] = ref;
+      f["e2m_speedup_vs_reference"] = ref / (t / n_blocks);
+    }
+  }
+  return ok;
+}
 }  // namespace
 
 int bench_quantize(int argc, char** argv) {
   Opts o = parse(argc, argv);
-  if (o.threads > 0) set_threads(o.threads);
+  if (o.threads.empty()) o.threads.push_back(get_threads());
   const std::string load0 = loadavg();
   std::cout << "quantize bench: [" << o.oc << ", " << o.ic << "], calibration " << o.seqs << " x "
-            << o.tokens << " tokens, threads " << get_threads() << ", loadavg " << load0 << "\n";
+            << o.tokens << " tokens, statistics at " << o.stats_threads << " thread(s), loadavg "
+            << load0 << "\n";
 
-  // Synthetic layer and calibration statistics (not timed).
+  // Synthetic layer and calibration statistics (not timed), once, at a fixed thread count.
+  set_threads(o.stats_threads);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   auto f32 = at::TensorOptions().dtype(at::kFloat);
   Tensor W = at::randn({o.oc, o.ic}, gen, f32) * 0.02;                       // [oc, ic]
@@ -142,75 +232,35 @@ int bench_quantize(int argc, char** argv) {
   }
   std::vector<Tensor> S = s_blocks_finish(sacc);
   const double t_stats = seconds_since(t0);
-  const int64_t n_blocks = (o.ic + 127) / 128;
-  std::cout << "  statistics (H, " << S.size() << " S blocks): " << t_stats << " s, not counted\n";
+  std::vector<Tensor> flat;
+  for (const auto& b : S) flat.push_back(b.flatten());
+  const std::string s_hash = S.empty() ? "-" : fnv_hex(at::cat(flat));
+  std::cout << "  statistics (H, " << S.size() << " S blocks): " << t_stats << " s, not counted; H hash "
+            << fnv_hex(hacc.H) << ", S hash " << s_hash << "\n";
 
   nlohmann::json j;
   j["shape"] = {o.oc, o.ic};
-  j["threads"] = get_threads();
+  j["stats_threads"] = o.stats_threads;
   j["calibration"] = {{"seqs", o.seqs}, {"tokens", o.tokens}, {"seed", o.seed}};
-  j["figures"]["stats_s"] = t_stats;
-  bool ok = true;
-
-  if (o.gptq) {
-    GptqConfig cfg;
-    cfg.bits = 4;
-    cfg.group_size = 128;
-    t0 = Clock::now();
-    RtnSpec rs;
-    rs.bits = 4;
-    rs.group_size = 128;
-    UniformQuant rtn = rtn_uniform(W, rs);
-    const double t_rtn = seconds_since(t0);
-    t0 = Clock::now();
-    const double c0 = cpu_seconds();
-    GptqOutput g = gptq_quantize(W, hacc.H, cfg, "bench");
-    const double t = seconds_since(t0), cpu = cpu_seconds() - c0;
-    const double e_g = output_err(g.Q, W, hacc.H), e_r = output_err(rtn.dequant, W, hacc.H);
-    const bool valid = std::isfinite(e_g) && e_g < e_r;
-    ok = ok && valid;
-    // The published figure is for 4096x4096 only; other shapes print no ratio.
-    const double ref = o.oc == 4096 && o.ic == 4096 ? kReferenceGptq4096 : 0;
-    std::printf("  gptq 4-bit g128: %.3f s (cpu %.3f s), %.4f s/block; output err %.4g vs RTN %.4g (%s); RTN "
-                "4-bit g128 %.3f s (%.1fx of RTN)", t, cpu, t / n_blocks, e_g, e_r,
-                valid ? "valid" : "INVALID", t_rtn, t / t_rtn);
-    if (ref > 0) std::printf("; reference %.1f s (1 thread) -> %.2fx faster", ref, ref / t);
-    std::printf("; Q hash %s\n", fnv_hex(g.Q).c_str());
-    j["figures"]["gptq_q_hash"] = fnv_hex(g.Q);
-    j["figures"]["gptq_s"] = t;
-    j["figures"]["gptq_cpu_s"] = cpu;
-    j["figures"]["gptq_s_per_block"] = t / n_blocks;
-    j["figures"]["rtn_s"] = t_rtn;
-    if (ref > 0) {
-      j["figures"]["gptq_reference_s"] = ref;
-      j["figures"]["gptq_speedup_vs_reference"] = ref / t;
-    }
-    j["figures"]["gptq_valid"] = valid;
+  j["stats_s"] = t_stats;
+  j["h_hash"] = fnv_hex(hacc.H);
+  j["s_hash"] = s_hash;
+  j["runs"] = nlohmann::json::array();
+  bool ok = true, same = true;
+  for (int n : o.threads) {
+    set_threads(n);
+    std::cout << " threads " << get_threads() << ":\n";
+    nlohmann::json f;
+    f["threads"] = get_threads();
+    ok = time_quantizers(o, W, hacc.H, S, f) && ok;
+    if (!j["runs"].empty())
+      for (const char* k : {"gptq_q_hash", "e2m_q_hash"})
+        if (f.contains(k) && f[k] != j["runs"][0][k]) same = false;
+    j["runs"].push_back(f);
   }
-  if (o.e2m) {
-    E2mAtqConfig cfg;
-    t0 = Clock::now();
-    const double c0 = cpu_seconds();
-    E2mAtqOutput e = e2m_atq_quantize(W, hacc.H, S, cfg, "bench");
-    const double t = seconds_since(t0), cpu = cpu_seconds() - c0;
-    TernaryQuant base = ternary_threshold(W, 128);
-    const double e_e = output_err(e.Q, W, hacc.H), e_b = output_err(base.dequant, W, hacc.H);
-    const bool valid = std::isfinite(e_e) && e_e < e_b;
-    ok = ok && valid;
-    const double ref = reference_e2m_s_per_block(o.oc);
-    std::printf("  e2m-atq: %.2f s (cpu %.2f s), %.3f s/block; output err %.4g vs threshold ternary "
-                "g128 %.4g (%s)", t, cpu, t / n_blocks, e_e, e_b, valid ? "valid" : "INVALID");
-    if (ref > 0) std::printf("; reference %.1f s/block -> %.1fx faster", ref, ref / (t / n_blocks));
-    std::printf("; Q hash %s\n", fnv_hex(e.Q).c_str());
-    j["figures"]["e2m_q_hash"] = fnv_hex(e.Q);
-    j["figures"]["e2m_s"] = t;
-    j["figures"]["e2m_cpu_s"] = cpu;
-    j["figures"]["e2m_s_per_block"] = t / n_blocks;
-    j["figures"]["e2m_valid"] = valid;
-    if (ref > 0) {
-      j["figures"]["e2m_reference_s_per_block"] = ref;
-      j["figures"]["e2m_speedup_vs_reference"] = ref / (t / n_blocks);
-    }
+  if (o.threads.size() > 1) {
+    std::cout << "  Q hashes across thread counts: " << (same ? "identical" : "DIFFER (nondeterministic)") << "\n";
+    j["q_hashes_identical"] = same;
   }
   j["loadavg"] = {{"start", load0}, {"end", loadavg()}};
   std::cout << "  loadavg at end " << loadavg() << "\n";
@@ -218,7 +268,7 @@ int bench_quantize(int argc, char** argv) {
     std::ofstream(o.json) << j.dump(2) << "\n";
     std::cout << "wrote " << o.json << "\n";
   }
-  return ok ? 0 : 1;
+  return ok && same ? 0 : 1;
 }
 
 }  // namespace twla::bench

@@ -5,8 +5,9 @@
 
 namespace twla::bench {
 
-// argv: [--shape OCxIC] [--threads N] [--json FILE] [--seqs 16] [--tokens 2048] [--seed S]
-//       [--skip-e2m] [--skip-gptq]
+// argv: [--shape OCxIC] [--threads N] [--thread-counts 1,2] [--stats-threads 1] [--json FILE]
+//       [--seqs 16] [--tokens 2048] [--seed S] [--skip-e2m] [--skip-gptq]
+// Exit 1 when an output fails validation or the Q hashes differ between thread counts.
 int bench_quantize(int argc, char** argv);
 
 }  // namespace twla::bench

@@ -3,7 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "core/error.h"
 
@@ -112,6 +115,27 @@ Tensor SafetensorsFile::load_raw(const std::string& name) const {
   return t;
 }
 
+namespace {
+// The context of a map_raw view: the mapping it keeps alive.
+void release_file_view(void* ctx) { delete static_cast<std::shared_ptr<MappedFile>*>(ctx); }
+}  // namespace
+
+Tensor SafetensorsFile::map_raw(const std::string& name) const {
+  const auto& ti = info(name);
+  auto st = st_dtype_to_scalar(ti.dtype, path());
+  const uint8_t* p = map_->data() + data_offset_ + ti.begin;
+  if (ti.end == ti.begin || reinterpret_cast<uintptr_t>(p) % at::elementSize(st) != 0) return load_raw(name);
+  auto* ctx = new std::shared_ptr<MappedFile>(map_);
+  return at::for_blob(const_cast<uint8_t*>(p), ti.shape)
+      .context(ctx, &release_file_view)
+      .options(at::TensorOptions().dtype(st))
+      .make_tensor();
+}
+
+bool is_file_view(const Tensor& t) {
+  return t.defined() && t.has_storage() && t.storage().data_ptr().get_deleter() == &release_file_view;
+}
+
 Tensor SafetensorsFile::load(const std::string& name, at::ScalarType to) const {
   Tensor raw = load_raw(name);
   return raw.scalar_type() == to ? raw : raw.to(to);
@@ -121,27 +145,37 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::json h = nlohmann::json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
-  std::vector<Tensor> data;
+  // Data in order of falling element size (then name): with the header padded to 8 bytes every
+  // tensor starts aligned to its element size, so map_raw can view it in place.
+  std::vector<std::pair<std::string, Tensor>> order(tensors.begin(), tensors.end());
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return a.second.element_size() > b.second.element_size();
+  });
   size_t off = 0;
-  for (const auto& [name, t0] : tensors) {
-    Tensor t = t0.contiguous().cpu();
+  for (const auto& [name, t] : order) {
     size_t n = t.numel() * t.element_size();
     h[name] = {{"dtype", scalar_to_st_dtype(t.scalar_type())},
                {"shape", t.sizes().vec()},
                {"data_offsets", {off, off + n}}};
     off += n;
-    data.push_back(t);
   }
   std::string header = h.dump();
   while ((header.size() % 8) != 0) header += ' ';
-  std::string bytes(8, '\0');
   uint64_t hl = header.size();
-  std::memcpy(bytes.data(), &hl, 8);
-  bytes += header;
-  bytes.reserve(bytes.size() + off);
-  for (const auto& t : data)
-    bytes.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
-  write_file_atomic(path, bytes);
+  const std::string tmp = temp_path_for(path);
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    TWLA_CHECK(f, "cannot write '", tmp, "': ", std::strerror(errno),
+               "; check that the directory exists and is writable");
+    f.write(reinterpret_cast<const char*>(&hl), 8);
+    f.write(header.data(), std::streamsize(header.size()));
+    for (const auto& [name, t0] : order) {
+      Tensor t = t0.contiguous().cpu();
+      f.write(static_cast<const char*>(t.data_ptr()), std::streamsize(t.numel() * t.element_size()));
+    }
+    TWLA_CHECK(f.good(), "write to '", tmp, "' failed (disk full?)");
+  }
+  commit_temp(tmp, path);
 }
 
 }  // namespace twla

@@ -33,6 +33,12 @@ class SafetensorsFile {
   Tensor load(const std::string& name, at::ScalarType to = at::kFloat) const;
   // The raw stored dtype, copied.
   Tensor load_raw(const std::string& name) const;
+  // The raw stored dtype without a copy: a read-only view of the mapped file that keeps the
+  // mapping alive. Its pages are file-backed, so the kernel can drop them under memory pressure
+  // and refault them from the file (how calibration keeps finished blocks out of anonymous
+  // memory). A copy (load_raw) when the bytes are not aligned to the element size. Never write
+  // into it (the mapping is read-only).
+  Tensor map_raw(const std::string& name) const;
 
  private:
   std::shared_ptr<MappedFile> map_;
@@ -41,7 +47,12 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// Writes tensors (contiguous copies are made) and string metadata, atomically.
+// Whether t's storage is a map_raw view of a file rather than memory of its own.
+bool is_file_view(const Tensor& t);
+
+// Writes tensors and string metadata, atomically, streaming one tensor at a time (a copy only
+// of a tensor that is not contiguous or not on the CPU). The data section is ordered by falling
+// element size, so every tensor is aligned for map_raw.
 void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "core/error.h"
 #include "core/fs.h"
 #include "core/progress.h"
 #include "core/safetensors.h"
@@ -70,10 +71,14 @@ class RotatedOps : public LinearOps {
   const Rotation& rot_;
 };
 
-void forward_all(const Model& m, const Block& blk, Tensor& h, const LinearOps& ops, int batch) {
+// The block over all segments, batch by batch; the outputs replace h (in place) when `keep`,
+// else they are dropped (a recording pass wants only the linears' inputs: no copy of h).
+void forward_all(const Model& m, const Block& blk, Tensor& h, const LinearOps& ops, int batch,
+                 bool keep) {
   for (int64_t s = 0; s < h.size(0); s += batch) {
     int64_t e = std::min<int64_t>(h.size(0), s + batch);
-    h.narrow(0, s, e - s).copy_(m.block_forward(blk, h.narrow(0, s, e - s), ops));
+    Tensor y = m.block_forward(blk, h.narrow(0, s, e - s), ops);
+    if (keep) h.narrow(0, s, e - s).copy_(y);
   }
 }
 
@@ -112,33 +117,48 @@ std::vector<LayerRecord> calibrate_and_quantize(Model& model, const WeightsConte
   std::vector<LayerRecord> out;
   Progress prog("calibrate+quantize", model.n_blocks(), "blocks");
   for (int b = 0; b < model.n_blocks(); ++b) {
+    const std::string ckpt = ckpt_path(run_dir, b);
     std::map<std::string, PackedWeight> packed;
     std::vector<LayerRecord> recs;
-    if (load_packed(ckpt_path(run_dir, b), key, &packed, &recs)) {
-      for (auto& [name, p] : packed) model.set_weight(name, std::make_shared<PackedWeight>(p));
-    } else {
+    if (!load_packed(ckpt, key, &packed, &recs)) {
       Block blk = model.load_block(b);
+      if (!ctx.rot.is_identity())   // prepared by quantize_weights; fused one block at a time
+        for (auto& [name, W] : blk.W) W = ctx.rot.weight(name, W);
       for (const auto& group : block_linear_groups(b)) {
         RecordingOps rec(ctx.rot, group, need_s, compat);
-        Tensor hc = h.clone();
-        forward_all(model, blk, hc, rec, batch);
+        forward_all(model, blk, h, rec, batch, /*keep=*/false);
         for (const auto& name : group) {
           LayerStats st = rec.stats(name);
           QuantResult r = ctx.quant.quantize(LinearRef{name, b, blk.W.at(name)}, &st);
           blk.W[name] = r.dequant;
           recs.push_back(layer_record(name, b, r.report));
-          packed[name] = r.packed;
-          model.set_weight(name, std::make_shared<PackedWeight>(std::move(r.packed)));
+          packed[name] = std::move(r.packed);
         }
       }
-      save_packed(ckpt_path(run_dir, b), key, packed, recs);
+      save_packed(ckpt, key, packed, recs);
       if (kill_after && std::atoi(kill_after) == b) std::raise(SIGKILL);  // resume tests
+      // Drop this block's own copy; from here on the model holds views of the checkpoint file.
+      packed.clear();
+      std::vector<LayerRecord> same;
+      TWLA_ASSERT(load_packed(ckpt, key, &packed, &same), "checkpoint ", ckpt, " unreadable right after writing");
     }
-    forward_all(model, model.load_block(b), h, plain, batch);
+    for (auto& [name, p] : packed) model.set_weight(name, std::make_shared<PackedWeight>(std::move(p)));
+    packed.clear();
+    forward_all(model, model.load_block(b), h, plain, batch, /*keep=*/true);
     out.insert(out.end(), recs.begin(), recs.end());
     prog.tick();
   }
   return out;
+}
+
+int64_t owned_packed_bytes(const Model& model) {
+  int64_t n = 0;
+  for (int b = 0; b < model.n_blocks(); ++b)
+    for (const auto& name : block_linear_names(b))
+      if (auto p = model.override_of(name))
+        for (const auto& [part, t] : p->parts)
+          if (!is_file_view(t)) n += int64_t(t.numel() * t.element_size());
+  return n;
 }
 
 }  // namespace twla

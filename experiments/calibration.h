@@ -6,7 +6,11 @@
 // calibration hidden states live in host memory.
 // Each finished block is checkpointed atomically (ckpt/block_<b>.safetensors: packed weights +
 // layer stats); a killed run resumes at the first missing block by replaying the finished blocks'
-// forward, which gives bit-identical results.
+// forward, which gives bit-identical results. Finished blocks stay on the model only as views of
+// their checkpoint files (file-backed pages, not anonymous memory): only the block being
+// quantized is held in memory of its own. A rotation must be prepared (Rotation::prepare) for
+// every linear beforehand; it is fused here into each block as the block is loaded.
+// Peak memory, buffer by buffer: docs/PERFORMANCE.md "Peak RAM of the calibration flow".
 #pragma once
 #include <string>
 #include <vector>
@@ -17,5 +21,9 @@ namespace twla {
 
 std::vector<LayerRecord> calibrate_and_quantize(Model& model, const WeightsContext& ctx,
                                                 const std::string& run_dir);
+
+// Bytes of `model`'s packed weights (set_weight overrides) held in memory of their own rather
+// than as views of a file: 0 after calibrate_and_quantize. For tests and memory accounting.
+int64_t owned_packed_bytes(const Model& model);
 
 }  // namespace twla

@@ -2,7 +2,8 @@
 // ../shared/golden: <name>.safetensors + <name>.json) against this port and says, per case, pass or
 // fail and the worst error as a fraction of its tolerance. `twla check-golden DIR` and
 // tests/experiments/test_check_golden.cpp call it.
-// Not here: the algorithms (quantizers/, rotations/); the Catch2 golden tests, which assert the
+// Not here: the algorithms (quantizers/, rotations/). The Catch2 tests of rtn_*, gptq_* and act_quant_* cases
+// call check_golden_case (tests/support/golden_cases.h); the other kinds' tests still assert the
 // same tolerances quantity by quantity with CAPTURE context.
 // Source: ../shared/golden/README.md (case kinds, tensors, tolerances); each sidecar's
 // `reference.functions`, name prefix and `hyperparameters` pick and configure the check, so

@@ -60,7 +60,7 @@ bool load_packed(const std::string& path, const std::string& key,
     p.attrs = l.value().at("attrs").get<std::map<std::string, int64_t>>();
     p.bits_per_weight = l.value().at("bits_per_weight");
     for (const auto& n : f.names())
-      if (n.rfind(l.key() + "/", 0) == 0) p.parts[n.substr(l.key().size() + 1)] = f.load_raw(n);
+      if (n.rfind(l.key() + "/", 0) == 0) p.parts[n.substr(l.key().size() + 1)] = f.map_raw(n);
     (*packed)[l.key()] = p;
   }
   for (const auto& r : meta.at("records")) recs->push_back(record_from(r));

@@ -37,14 +37,13 @@ std::vector<LayerRecord> quantize_weights(Model& model, const WeightsContext& ct
   const bool quantize = ctx.desc.quantizer.name != "fp";
   if (!rotate && !quantize) return out;
   if (quantize && ctx.quant.needs_calibration()) {
-    // Rotation fused first, so calibration sees rotated weights and (online) rotated inputs.
+    // Rotation prepared first (every linear, in order); calibration fuses it into each block as
+    // it loads it, so it sees rotated weights and (online) rotated inputs without holding a
+    // rotated fp32 copy of the whole model.
     if (rotate) {
       for (int b = 0; b < model.n_blocks(); ++b) {
         Block blk = model.load_block(b);
-        for (const auto& name : block_linear_names(b)) {
-          ctx.rot.prepare(LinearRef{name, b, blk.W.at(name)});
-          model.set_weight(name, dense(ctx.rot.weight(name, blk.W.at(name))));
-        }
+        for (const auto& name : block_linear_names(b)) ctx.rot.prepare(LinearRef{name, b, blk.W.at(name)});
       }
     }
     return calibrate_and_quantize(model, ctx, run_dir);

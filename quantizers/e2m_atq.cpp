@@ -84,6 +84,9 @@ E2mAtqOutput e2m_atq_quantize(const Tensor& W_orig, const Tensor& H_orig,
   check_finite(W_orig, "weight", layer);
   check_finite(H_orig, "H", layer);
 
+  // Every BLAS call of the layer (S products, lazy updates) on one OpenBLAS thread, so the
+  // output does not depend on --threads (OneBlasThread); the row loops still run in parallel.
+  OneBlasThread one_blas;
   E2mAtqOutput out;
   Tensor W = W_orig.to(at::kFloat).clone();
   Tensor H = H_orig.to(at::kFloat).clone();

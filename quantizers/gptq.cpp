@@ -1,7 +1,8 @@
 // quantizers/gptq.cpp: see gptq.h. fp32 throughout, in the reference's op order: the in-block
 // rank-1 updates are exact fp32 products and differences (rows are independent, so the loop runs
 // row by row in parallel without changing a bit), the lazy update is one in-place BLAS product
-// per block. No per-column tensor ops: the in-block loop is plain code over raw rows.
+// per block. No per-column tensor ops: the in-block loop is plain code over raw rows, built for
+// AVX2 and baseline x86-64 (target_clones; no FMA, so the same IEEE operations either way).
 #include "quantizers/gptq.h"
 
 // v8 helpers are internal (inlined); their ABI note does not apply.
@@ -49,10 +50,17 @@ Grid find_params(const Tensor& x, int64_t maxq, bool sym, bool trits) {
   return g;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TWLA_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TWLA_CLONES
+#endif
+#define TWLA_INLINE __attribute__((always_inline)) inline
+
 // y[j] -= a * x[j] for j < n, 8 lanes at a time (separate multiply and subtract, as the scalar
 // loop: the build has no FMA contraction).
 typedef float v8 __attribute__((vector_size(32)));
-inline void sub_scaled(float* __restrict y, const float* __restrict x, float a, int64_t n) {
+TWLA_INLINE void sub_scaled(float* __restrict y, const float* __restrict x, float a, int64_t n) {
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
     v8 yv, xv;
@@ -65,7 +73,7 @@ inline void sub_scaled(float* __restrict y, const float* __restrict x, float a, 
 }
 
 // quant.py quantize() for one element; returns q and writes the integer code.
-inline float quantize_one(float x, float scale, float zero, float maxq, bool trits, int64_t& code) {
+TWLA_INLINE float quantize_one(float x, float scale, float zero, float maxq, bool trits, int64_t& code) {
   if (trits) {
     const bool hi = x > scale / 2, lo = x < zero / 2;
     code = hi ? 1 : (lo ? -1 : 0);
@@ -75,6 +83,37 @@ inline float quantize_one(float x, float scale, float zero, float maxq, bool tri
   q = std::min(std::max(q, 0.f), maxq);
   code = static_cast<int64_t>(q);
   return scale * (q - zero);
+}
+
+// Where row outputs of one block go: column i of the block is element i of each pointer.
+struct RowOut {
+  float *q, *loss, *err, *fed;   // fed: the trace's W before quantization, or null
+  int64_t* code;
+};
+
+// GPTQ's in-block loop for one row: w [count] (this block's columns, updated in place), U1
+// [count, count] upper triangular with zeros below the diagonal. sc/zr: per column, the grid's
+// scale/zero arrays, read at row r. The rank-1 update of column i touches columns i..count-1; it
+// starts at the 8-lane boundary counted back from the row's end, so no scalar tail is left: the
+// extra columns j < i get w[j] -= e * 0, and they are never read again (the block's W is
+// scratch), so every value that is read is bit-identical to the plain loop.
+TWLA_CLONES void gptq_block_row(float* __restrict w, const float* __restrict u, int64_t count,
+                                const float* const* sc, const float* const* zr, int64_t r,
+                                float maxq, bool trits, const RowOut& o) {
+  for (int64_t i = 0; i < count; ++i) {
+    const float x = w[i], d = u[i * count + i];
+    if (o.fed) o.fed[i] = x;
+    const float q = quantize_one(x, sc[i][r], zr[i][r], maxq, trits, o.code[i]);
+    o.q[i] = q;
+    o.loss[i] = ((x - q) * (x - q)) / (d * d) / 2;
+    const float e = (x - q) / d;
+    o.err[i] = e;
+    const int64_t rest = count - i, j0 = count - (rest + 7) / 8 * 8;
+    if (j0 >= 0)
+      sub_scaled(w + j0, u + i * count + j0, e, count - j0);
+    else
+      sub_scaled(w + i, u + i * count + i, e, rest);
+  }
 }
 
 }  // namespace
@@ -156,28 +195,26 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
     float* pw = W1.data_ptr<float>();
     const float* pu = U1.data_ptr<float>();
     float* pe = E1.data_ptr<float>();
+    bool lower_zero = true;   // gptq_block_row reads below U1's diagonal as zeros
+    for (int64_t a = 1; a < count; ++a)
+      for (int64_t b = 0; b < a; ++b) lower_zero = lower_zero && pu[a * count + b] == 0.f;
+    TWLA_ASSERT(lower_zero, "gptq: chol(H^-1) of layer '", layer, "' is not upper triangular");
     // Rows are independent: each row's column loop runs in one task, with Q, codes and Losses
     // written in place.
     at::parallel_for(0, oc, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        float* wr = pw + r * count;
         const int64_t o = r * ic + i1;
-        for (int64_t i = 0; i < count; ++i) {
-          const float w = wr[i], d = pu[i * count + i];
-          if (pF) pF[o + i] = w;
-          const float q = quantize_one(w, sc[i][r], zr[i][r], fmaxq, trits, pC[o + i]);
-          pQ[o + i] = q;
-          pL[o + i] = ((w - q) * (w - q)) / (d * d) / 2;
-          const float e = (w - q) / d;
-          pe[r * count + i] = e;
-          sub_scaled(wr + i, pu + i * count + i, e, count - i);
-        }
+        RowOut ro{pQ + o, pL + o, pe + r * count, pF ? pF + o : nullptr, pC + o};
+        gptq_block_row(pw + r * count, pu, count, sc.data(), zr.data(), r, fmaxq, trits, ro);
       }
     });
     // The lazy update of all later columns: one GEMM, accumulated into W in place
     // (W[:, i2:] += -1 * E1 U[i1:i2, i2:]; the same fp32 values as W - E1 U).
-    if (i2 < ic)
+    // On one OpenBLAS thread: Haswell's sgemm gave other bits at 2 threads (OneBlasThread).
+    if (i2 < ic) {
+      OneBlasThread one;
       W.narrow(1, i2, ic - i2).addmm_(E1, U.narrow(0, i1, count).narrow(1, i2, ic - i2), 1, -1);
+    }
   }
   {
     Tensor rows = Losses.sum(1).to(at::kDouble).contiguous();

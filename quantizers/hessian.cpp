@@ -10,34 +10,20 @@
 
 namespace twla {
 
+OneBlasThread::OneBlasThread() {
+  get_ = reinterpret_cast<GetFn>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  set_ = reinterpret_cast<SetFn>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (get_ && set_) {
+    before_ = get_();
+    set_(1);
+  }
+}
+
+OneBlasThread::~OneBlasThread() {
+  if (get_ && set_) set_(before_);
+}
+
 namespace {
-// OpenBLAS's potrf/potri pick their blocking by thread count, so U would change in the last bits
-// between --threads 1 and 2 (tests/quantizers/test_hessian.cpp). The factorization runs on one
-// OpenBLAS thread; without OpenBLAS (another BLAS) this does nothing.
-class OneBlasThread {
- public:
-  OneBlasThread() {
-    get_ = reinterpret_cast<GetFn>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    set_ = reinterpret_cast<SetFn>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    if (get_ && set_) {
-      before_ = get_();
-      set_(1);
-    }
-  }
-  ~OneBlasThread() {
-    if (get_ && set_) set_(before_);
-  }
-  OneBlasThread(const OneBlasThread&) = delete;
-  OneBlasThread& operator=(const OneBlasThread&) = delete;
-
- private:
-  using GetFn = int (*)();
-  using SetFn = void (*)(int);
-  GetFn get_ = nullptr;
-  SetFn set_ = nullptr;
-  int before_ = 1;
-};
-
 // [T, ic] -> [1, T, ic]; [B, T, ic] stays.
 Tensor as_batched(const Tensor& X, const char* who) {
   TWLA_CHECK(X.dim() == 2 || X.dim() == 3, who, ": calibration input has shape ", describe(X),

@@ -37,6 +37,26 @@ void s_blocks_add(SBlockAccumulator& acc, const Tensor& X);   // X: [T, ic] or [
 std::vector<Tensor> s_blocks_finish(const SBlockAccumulator& acc);
 std::vector<Tensor> s_blocks_from_sequences(const std::vector<Tensor>& X_seqs, int blocksize);
 
+// OpenBLAS on one thread for this scope (restored after); without OpenBLAS it does nothing.
+// OpenBLAS picks its blocking by thread count, and some kernel families (Haswell's, measured;
+// SkylakeX's gave the same bits) then round GEMM results differently: potrf/potri at 1536+
+// columns (tests/quantizers/test_hessian.cpp) and sgemm (docs/PERFORMANCE.md, "Determinism").
+// The quantizers run their BLAS calls under it so their outputs do not depend on --threads.
+class OneBlasThread {
+ public:
+  OneBlasThread();
+  ~OneBlasThread();
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  using GetFn = int (*)();
+  using SetFn = void (*)(int);
+  GetFn get_ = nullptr;
+  SetFn set_ = nullptr;
+  int before_ = 1;
+};
+
 // Throws Error naming `what` and the layer when t holds NaN or Inf.
 void check_finite(const Tensor& t, const std::string& what, const std::string& layer);
 
