@@ -130,12 +130,12 @@ IlaAmpUnitTimes unit_times(const NllEvaluator& ev, const std::vector<int>& base_
   set_threads(1);
   auto ops = ev.ops(base_bits);
   const Block blk = m.load_block(0);
-  IlaAmpUnitTimes t{1e30, 1e30, 1e30};
+  IlaAmpUnitTimes t{1e30, 1e30, 1e30, 1e30};
   auto best = [](double& slot, double t0) {
     slot = std::min(slot, cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0);
   };
   for (int r = 0; r <= reps; ++r) {
-    if (r == 1) t = IlaAmpUnitTimes{1e30, 1e30, 1e30};   // drop the warm-up
+    if (r == 1) t = IlaAmpUnitTimes{1e30, 1e30, 1e30, 1e30};   // drop the warm-up
     double c = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     Tensor h = m.embed(ev.windows);
     best(t.embed_s, c);
@@ -148,6 +148,9 @@ IlaAmpUnitTimes unit_times(const NllEvaluator& ev, const std::vector<int>& base_
     c = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     score_hidden(m, ev.windows, m.norm(h), nullptr);
     best(t.head_s, c);
+    c = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    m.load_block(r % m.n_blocks());
+    best(t.load_s, c);
   }
   set_threads(before);
   return t;
@@ -188,10 +191,10 @@ int bench_allocate(int argc, char** argv) {
   int non_base = 0;
   for (int b : o.candidates) non_base += b != o.baseline;
   std::printf("cost model: block forwards naive %lld, cached %lld (ratio %.2f); %lld heads each way; "
-              "one embedding %.2f ms, block %.2f ms, head %.2f ms (eta = (e + h) / c = %.2f)\n",
+              "cpu ms: embedding %.2f, block %.2f, head %.2f, block load %.3f (eta = (e + h) / c = %.2f)\n",
               (long long)cost.naive_blocks, (long long)cost.cached_blocks,
               double(cost.naive_blocks) / double(cost.cached_blocks), (long long)cost.evaluations,
-              1e3 * ut.embed_s, 1e3 * ut.block_s, 1e3 * ut.head_s,
+              1e3 * ut.embed_s, 1e3 * ut.block_s, 1e3 * ut.head_s, 1e3 * ut.load_s,
               (ut.embed_s + ut.head_s) / ut.block_s);
   std::printf("predicted naive-1 / cached-W (W workers on W free cores):");
   std::vector<int> depths{L};
@@ -210,7 +213,8 @@ int bench_allocate(int argc, char** argv) {
   nlohmann::json js{{"model", src}, {"layers", L}, {"evaluations", jobs.size()},
                     {"block_forwards_naive", cost.naive_blocks},
                     {"block_forwards_cached", cost.cached_blocks},
-                    {"unit_seconds", {{"embed", ut.embed_s}, {"block", ut.block_s}, {"head", ut.head_s}}}};
+                    {"unit_seconds", {{"embed", ut.embed_s}, {"block", ut.block_s}, {"head", ut.head_s},
+                                      {"load", ut.load_s}}}};
   // Every evaluation runs at one intra-op thread (ila_amp_measure.h), so all four must agree.
   struct Way { std::string name; bool cached; int workers; double s = 0, cpu = 0; std::vector<double> nll; DpResult a; };
   std::vector<Way> ways;

@@ -17,6 +17,8 @@ TEST_CASE("ila-amp cost: closed form == count from the work list", "[allocators]
       CHECK(counted.evaluations == closed.evaluations);
       CHECK(counted.naive_blocks == closed.naive_blocks);
       CHECK(counted.cached_blocks == closed.cached_blocks);
+      CHECK(counted.naive_loads == closed.naive_loads);
+      CHECK(counted.cached_loads == closed.cached_loads);
     }
   }
   // The table of docs/PERFORMANCE.md (B' = 3).
@@ -40,6 +42,10 @@ TEST_CASE("ila-amp cost: predicted ratio below 2 per worker, towards 2 with dept
     const double r4 = ila_amp_naive_seconds(c, L, with_head) / ila_amp_cached_seconds(c, L, with_head, 4);
     CHECK(r4 > 2.5 * rh);   // workers multiply, less the serial baseline pass
     CHECK(r4 < 4 * rh);
+    IlaAmpUnitTimes with_load = with_head;
+    with_load.load_s = 5e-4;   // materializing blocks: cached loads each once per group
+    const double rl = ila_amp_naive_seconds(c, L, with_load) / ila_amp_cached_seconds(c, L, with_load, 1);
+    if (L > 2) CHECK(rl > rh);
   }
   CHECK(prev > 1.99);
 }
