@@ -1,6 +1,7 @@
 // allocators/ila_amp_measure.cpp: see ila_amp_measure.h. The cached path runs exactly the block
 // forwards the naive path runs (same chunks of `batch` windows, same ops per block), only fewer of
-// them, so the two give bit-identical NLLs; tests/allocators checks that on stories260K.
+// them and in another order (a group's evaluations block by block), so the two give bit-identical
+// NLLs; tests/allocators checks that on stories260K.
 #include "allocators/ila_amp_measure.h"
 
 #include <algorithm>
@@ -77,16 +78,13 @@ IlaAmpTables ila_amp_tables(int L, const std::vector<int>& abits, int baseline,
 }
 
 namespace {
-// Blocks [from, to) on h in place, in chunks of `batch` windows: final_hidden's loop.
-void run_blocks(const Model& m, Tensor& h, int from, int to, const LinearOps& ops, int batch) {
+// One loaded block on h in place, in chunks of `batch` windows: final_hidden's inner loop.
+void run_block(const Model& m, const Block& blk, Tensor& h, const LinearOps& ops, int batch) {
   const int64_t n = h.size(0);
   batch = std::max(1, batch);
-  for (int b = from; b < to; ++b) {
-    Block blk = m.load_block(b);
-    for (int64_t s = 0; s < n; s += batch) {
-      const int64_t e = std::min(n, s + batch);
-      h.narrow(0, s, e - s).copy_(m.block_forward(blk, h.narrow(0, s, e - s), ops));
-    }
+  for (int64_t s = 0; s < n; s += batch) {
+    const int64_t e = std::min(n, s + batch);
+    h.narrow(0, s, e - s).copy_(m.block_forward(blk, h.narrow(0, s, e - s), ops));
   }
 }
 
@@ -168,7 +166,7 @@ std::vector<double> measure_cached(const NllEvaluator& ev, const std::vector<Ila
     Tensor h = m.embed(ev.windows);
     for (int b = 0; b < L; ++b) {
       cache[size_t(b)] = h.clone();
-      run_blocks(m, h, b, b + 1, *ops, ev.batch);
+      run_block(m, m.load_block(b), h, *ops, ev.batch);
     }
     nll[0] = nll_of(ev, h);
   });
@@ -190,20 +188,25 @@ std::vector<double> measure_cached(const NllEvaluator& ev, const std::vector<Ila
     const int first = g.single >= 0 ? g.single : g.pairs.front();
     auto ops_s = ev.ops(jobs[size_t(first)].bits);
     Tensor h1 = cache[size_t(g.s)].clone();
-    run_blocks(m, h1, g.s, g.s + 1, *ops_s, ev.batch);   // block s at b': shared by the group
-    if (g.single >= 0) {
-      Tensor h = h1.clone();
-      run_blocks(m, h, g.s + 1, L, *ops_s, ev.batch);
-      nll[size_t(g.single)] = nll_of(ev, h);
+    run_block(m, m.load_block(g.s), h1, *ops_s, ev.batch);   // block s at b': shared by the group
+    // The group's evaluations advance together, block by block, so each suffix block is loaded
+    // once per group rather than once per evaluation (a large model's blocks come from disk).
+    std::vector<int> idx;
+    if (g.single >= 0) idx.push_back(g.single);
+    idx.insert(idx.end(), g.pairs.begin(), g.pairs.end());
+    std::vector<std::unique_ptr<LinearOps>> ops;
+    std::vector<Tensor> hs;
+    for (int j : idx) {
+      ops.push_back(ev.ops(jobs[size_t(j)].bits));
+      hs.push_back(h1.clone());
     }
-    for (int p : g.pairs) {
-      auto ops_p = ev.ops(jobs[size_t(p)].bits);
-      Tensor h = h1.clone();
-      run_blocks(m, h, g.s + 1, L, *ops_p, ev.batch);
-      nll[size_t(p)] = nll_of(ev, h);
+    for (int b = g.s + 1; b < L; ++b) {
+      const Block blk = m.load_block(b);
+      for (size_t k = 0; k < idx.size(); ++k) run_block(m, blk, hs[k], *ops[k], ev.batch);
     }
+    for (size_t k = 0; k < idx.size(); ++k) nll[size_t(idx[k])] = nll_of(ev, hs[k]);
     std::lock_guard<std::mutex> lock(mu);
-    prog.tick(int64_t(g.pairs.size()) + (g.single >= 0 ? 1 : 0));
+    prog.tick(int64_t(idx.size()));
   };
   // Groups of early blocks first (the longest), so no worker is left with a long one at the end.
   run_parallel(groups.size(), workers, [&](size_t i) { run_group(groups[i]); });

@@ -9,9 +9,7 @@
 //           the suffix. Block s at b' is run once and shared by the single (s, b') and the pairs
 //           (s at b', s+1 at b). Groups are independent and run on `workers` threads; on a
 //           cluster, each IlaAmpJob of ila_amp_jobs() is one task (start block + bits).
-// Cost in block forwards (B' = candidates - 1, h = head cost in blocks): naive
-// (1 + L B' + (L-1) B'^2)(L + h); cached about L + B' sum_s (L - s) + B'^2 sum_s (L - s - 1) plus
-// the same heads, i.e. each evaluation runs L/2 blocks on average: the ratio tends to 2 (x workers).
+// Cost model (block forwards, heads, predicted wall-time ratio): ila_amp_cost.h.
 // Not here: the DP (ila_amp_dp.h), the plugin and its data (ila_amp.cpp).
 #pragma once
 #include <functional>

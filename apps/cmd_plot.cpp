@@ -1,5 +1,6 @@
-// apps/cmd_plot.cpp: `twla plot KIND RESULTS... [-o PNG]`: PNG figures of result files through
-// results/plot.h. A kind is one row of the table below (name, help, draw); add rows for new kinds.
+// apps/cmd_plot.cpp: `twla plot KIND RESULTS... [--layer NAME] [-o PNG]`: PNG figures of result
+// files through results/plot.h. A kind is one row of the table below (name, help, draw); add rows
+// for new kinds.
 // RESULTS are results.h5 files or folders (every results.h5 below them).
 #include <filesystem>
 #include <functional>
@@ -15,24 +16,37 @@
 namespace twla::cli {
 
 namespace {
+struct PlotOptions {
+  std::string layer;   // --layer NAME
+};
 struct PlotKind {
   std::string name, help;
-  bool one_run;   // draws a single run
-  std::function<void(const std::vector<RunRecord>&, const std::string& png)> draw;
+  bool one_run;     // draws a single run
+  bool per_layer;   // takes --layer
+  std::function<void(const std::vector<RunRecord>&, const PlotOptions&, const std::string& png)> draw;
 };
+using Runs = std::vector<RunRecord>;
 
 const std::vector<PlotKind>& plot_kinds() {
   static const std::vector<PlotKind> k{
       {"bits", "activation bits per decoder block, one curve per run (ILA-AMP vs uniform)", false,
-       [](const std::vector<RunRecord>& r, const std::string& png) { plot_bits_per_block(r, png); }},
-      {"delta", "ILA-AMP delta-NLL heat map, block x candidate width (one run)", true,
-       [](const std::vector<RunRecord>& r, const std::string& png) { plot_delta_heatmap(r[0], png); }},
+       false, [](const Runs& r, const PlotOptions&, const std::string& png) { plot_bits_per_block(r, png); }},
+      {"delta", "ILA-AMP delta-NLL heat map, block x candidate width (one run)", true, false,
+       [](const Runs& r, const PlotOptions&, const std::string& png) { plot_delta_heatmap(r[0], png); }},
+      {"hist", "one linear's weight histogram before/after rotation (one run, --layer NAME)", true,
+       true, [](const Runs& r, const PlotOptions& o, const std::string& png) {
+         plot_rotation_hist(r[0], o.layer, png);
+       }},
+      {"loss", "KOTMS loss per step, every linear or --layer NAME (one run)", true, true,
+       [](const Runs& r, const PlotOptions& o, const std::string& png) {
+         plot_rotation_loss(r[0], o.layer, png);
+       }},
   };
   return k;
 }
 
 std::string usage() {
-  std::string u = "usage: twla plot KIND RESULTS.h5|DIR ... [-o OUT.png]; kinds:";
+  std::string u = "usage: twla plot KIND RESULTS.h5|DIR ... [--layer NAME] [-o OUT.png]; kinds:";
   for (const auto& k : plot_kinds()) u += " " + k.name + " (" + k.help + ");";
   return u;
 }
@@ -51,6 +65,7 @@ int cmd_plot(const Args& a) {
     if (k.name == a[0]) kind = &k;
   TWLA_CHECK(kind, "twla plot: unknown kind '", a[0], "'", did_you_mean(a[0], names), "; ", usage());
   std::string out;
+  PlotOptions opt;
   std::vector<RunRecord> runs;
   for (size_t i = 1; i < a.size(); ++i) {
     if (a[i] == "-o" || a[i] == "--output") {
@@ -58,6 +73,14 @@ int cmd_plot(const Args& a) {
       out = a[++i];
       continue;
     }
+    if (a[i] == "--layer") {
+      TWLA_CHECK(i + 1 < a.size(), "twla plot: --layer needs a linear name, e.g. ",
+                 "layers.0.mlp.up_proj; ", usage());
+      TWLA_CHECK(kind->per_layer, "twla plot ", kind->name, " takes no --layer (hist and loss do)");
+      opt.layer = a[++i];
+      continue;
+    }
+    TWLA_CHECK(!starts_with(a[i], "-"), "twla plot: unknown flag '", a[i], "'; ", usage());
     if (dir_exists(a[i])) {
       auto rs = read_runs(a[i]);
       TWLA_CHECK(!rs.empty(), "twla plot: no results.h5 below '", a[i], "'; run an experiment first");
@@ -70,7 +93,7 @@ int cmd_plot(const Args& a) {
   TWLA_CHECK(!kind->one_run || runs.size() == 1, "twla plot ", kind->name, " draws one run, got ",
              runs.size(), "; give one results.h5");
   if (out.empty()) out = kind->name + ".png";
-  kind->draw(runs, out);
+  kind->draw(runs, opt, out);
   std::cout << "wrote " << out << "\n";
   return 0;
 }

@@ -1,8 +1,10 @@
 // bench/allocate_bench.cpp: see allocate_bench.h.
 #include "bench/allocate_bench.h"
 
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "allocators/ila_amp_cost.h"
 #include "allocators/ila_amp_dp.h"
 #include "allocators/ila_amp_measure.h"
 #include "core/error.h"
@@ -109,20 +112,49 @@ std::string deepen(const std::string& src, int layers) {
   return dir.string();
 }
 
-// Block forwards each way (heads: one per evaluation either way).
-std::pair<int64_t, int64_t> block_forwards(const std::vector<IlaAmpJob>& jobs, int L) {
-  int64_t naive = int64_t(jobs.size()) * L, cached = L;
-  std::set<std::pair<int, int>> groups;
-  for (size_t j = 1; j < jobs.size(); ++j) {
-    const auto& job = jobs[j];
-    groups.insert({job.start, job.kind == IlaAmpJob::kSingle ? job.kb : job.kbp});
-    cached += L - job.start - 1;   // the suffix after the shared first block
-  }
-  cached += int64_t(groups.size());  // the shared first blocks
-  return {naive, cached};
+double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// CPU seconds of this process (all threads) or of the calling thread: robust to other load.
+double cpu_seconds(clockid_t which) {
+  timespec ts{};
+  clock_gettime(which, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// CPU seconds of this thread for one embedding, one block forward (block 0, at the baseline) and
+// one head over the allocation set, each the best of `reps` after one warm-up, at one intra-op
+// thread as the searches run (thread CPU time: the machine's other load does not count).
+IlaAmpUnitTimes unit_times(const NllEvaluator& ev, const std::vector<int>& base_bits, int reps) {
+  const Model& m = *ev.model;
+  const int before = get_threads();
+  set_threads(1);
+  auto ops = ev.ops(base_bits);
+  const Block blk = m.load_block(0);
+  IlaAmpUnitTimes t{1e30, 1e30, 1e30, 1e30};
+  auto best = [](double& slot, double t0) {
+    slot = std::min(slot, cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0);
+  };
+  for (int r = 0; r <= reps; ++r) {
+    if (r == 1) t = IlaAmpUnitTimes{1e30, 1e30, 1e30, 1e30};   // drop the warm-up
+    double c = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    Tensor h = m.embed(ev.windows);
+    best(t.embed_s, c);
+    c = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    for (int64_t s = 0; s < h.size(0); s += ev.batch) {
+      const int64_t e = std::min(h.size(0), s + int64_t(ev.batch));
+      h.narrow(0, s, e - s).copy_(m.block_forward(blk, h.narrow(0, s, e - s), *ops));
+    }
+    best(t.block_s, c);
+    c = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    score_hidden(m, ev.windows, m.norm(h), nullptr);
+    best(t.head_s, c);
+    c = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    m.load_block(r % m.n_blocks());
+    best(t.load_s, c);
+  }
+  set_threads(before);
+  return t;
+}
 
 std::string bits_text(const std::vector<int>& b) {
   std::string s;
@@ -147,29 +179,56 @@ int bench_allocate(int argc, char** argv) {
     return std::make_unique<QuantLinearOps>(nullptr, Allocation{bits, {}}, 0.9, false);
   };
   auto jobs = ila_amp_jobs(L, o.candidates, o.baseline);
-  auto [bf_naive, bf_cached] = block_forwards(jobs, L);
+  const IlaAmpCost cost = ila_amp_cost(jobs, L);
+  const IlaAmpUnitTimes ut = unit_times(ev, jobs[0].bits, 3);
   std::printf("bench allocate: %s, L = %d blocks, %zu evaluations (candidates %s, baseline %d), "
               "%d x %d tokens of held-out C4, batch %d, one intra-op thread per worker, load %s\n",
               std::filesystem::path(src).filename().c_str(), L, jobs.size(),
               bits_text(o.candidates).c_str(), o.baseline, o.windows, o.seqlen, o.batch,
               trim(read_file("/proc/loadavg")).substr(0, 14).c_str());
-  std::printf("cost model: block forwards naive %lld, cached %lld (ratio %.2f; heads equal)\n",
-              (long long)bf_naive, (long long)bf_cached, double(bf_naive) / double(bf_cached));
+  // The cost model (allocators/ila_amp_cost.h) with this machine's unit times, for this L and
+  // for other depths of the same blocks.
+  int non_base = 0;
+  for (int b : o.candidates) non_base += b != o.baseline;
+  std::printf("cost model: block forwards naive %lld, cached %lld (ratio %.2f); %lld heads each way; "
+              "cpu ms: embedding %.2f, block %.2f, head %.2f, block load %.3f (eta = (e + h) / c = %.2f)\n",
+              (long long)cost.naive_blocks, (long long)cost.cached_blocks,
+              double(cost.naive_blocks) / double(cost.cached_blocks), (long long)cost.evaluations,
+              1e3 * ut.embed_s, 1e3 * ut.block_s, 1e3 * ut.head_s, 1e3 * ut.load_s,
+              (ut.embed_s + ut.head_s) / ut.block_s);
+  std::printf("predicted naive-1 / cached-W (W workers on W free cores):");
+  std::vector<int> depths{L};
+  for (int d : {16, 32, 80})
+    if (d != L) depths.push_back(d);
+  for (int Lp : depths) {
+    const IlaAmpCost c = ila_amp_cost_closed(Lp, non_base);
+    const double n = ila_amp_naive_seconds(c, Lp, ut);
+    std::printf("%s L=%d: W=1 %.2f, W=2 %.2f, W=4 %.2f", Lp == L ? "" : ";", Lp,
+                n / ila_amp_cached_seconds(c, Lp, ut, 1), n / ila_amp_cached_seconds(c, Lp, ut, 2),
+                n / ila_amp_cached_seconds(c, Lp, ut, 4));
+  }
+  std::printf("\n");
+  const double pred_naive = ila_amp_naive_seconds(cost, L, ut);
 
   nlohmann::json js{{"model", src}, {"layers", L}, {"evaluations", jobs.size()},
-                    {"block_forwards_naive", bf_naive}, {"block_forwards_cached", bf_cached}};
+                    {"block_forwards_naive", cost.naive_blocks},
+                    {"block_forwards_cached", cost.cached_blocks},
+                    {"unit_seconds", {{"embed", ut.embed_s}, {"block", ut.block_s}, {"head", ut.head_s},
+                                      {"load", ut.load_s}}}};
   // Every evaluation runs at one intra-op thread (ila_amp_measure.h), so all four must agree.
-  struct Way { std::string name; bool cached; int workers; double s = 0; std::vector<double> nll; DpResult a; };
+  struct Way { std::string name; bool cached; int workers; double s = 0, cpu = 0; std::vector<double> nll; DpResult a; };
   std::vector<Way> ways;
-  if (o.naive) ways.push_back({"naive", false, 1, 0, {}, {}});
-  if (o.naive && o.workers > 1) ways.push_back({"naive", false, o.workers, 0, {}, {}});
-  ways.push_back({"cached", true, 1, 0, {}, {}});
-  if (o.workers > 1) ways.push_back({"cached", true, o.workers, 0, {}, {}});
+  if (o.naive) ways.push_back({"naive", false, 1, 0, 0, {}, {}});
+  if (o.naive && o.workers > 1) ways.push_back({"naive", false, o.workers, 0, 0, {}, {}});
+  ways.push_back({"cached", true, 1, 0, 0, {}, {}});
+  if (o.workers > 1) ways.push_back({"cached", true, o.workers, 0, 0, {}, {}});
   const int budget = ila_amp_budget(o.avg, L);
   for (auto& w : ways) {
     auto t = Clock::now();
+    const double c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     w.nll = w.cached ? measure_cached(ev, jobs, w.workers) : measure_naive(ev, jobs, w.workers);
     w.s = seconds(t);
+    w.cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
     IlaAmpTables tb = ila_amp_tables(L, o.candidates, o.baseline, jobs, w.nll);
     w.a = ila_amp_dp(tb.delta1, ila_amp_interaction(tb.delta1, tb.pair_nll, tb.base_nll),
                      o.candidates, budget, 0.5);
@@ -185,10 +244,24 @@ int bench_allocate(int argc, char** argv) {
       max_diff = std::max(max_diff, std::abs(w.nll[j] - ref.nll[j]));
     }
   }
-  std::printf("%-8s %-9s %10s %12s   %s\n", "search", "workers", "seconds", "x naive-1", ("allocation (b_avg " + fixed(o.avg, 2) + ")").c_str());
-  for (const auto& w : ways)
-    std::printf("%-8s %-9d %10.2f %12s   %s\n", w.name.c_str(), w.workers, w.s,
-                o.naive ? fixed(ways[0].s / w.s, 2).c_str() : "-", bits_text(w.a.bits).c_str());
+  // x naive-1: wall-time ratio; cpu: process CPU seconds (work, whatever the load), and its
+  // ratio, which is what the cost model predicts for W = 1.
+  std::printf("%-7s %-7s %8s %8s %10s %9s %10s   %s\n", "search", "workers", "wall s", "cpu s",
+              "predicted", "x naive-1", "predicted", ("allocation (b_avg " + fixed(o.avg, 2) + ")").c_str());
+  for (auto& w : ways) {
+    const double pred = w.cached ? ila_amp_cached_seconds(cost, L, ut, w.workers)
+                                 : pred_naive / double(w.workers);
+    std::printf("%-7s %-7d %8.2f %8.2f %10.2f %9s %10.2f   %s\n", w.name.c_str(), w.workers, w.s,
+                w.cpu, pred, o.naive ? fixed(ways[0].s / w.s, 2).c_str() : "-", pred_naive / pred,
+                bits_text(w.a.bits).c_str());
+    js["predicted_seconds"][w.name + "_" + std::to_string(w.workers)] = pred;
+    js["cpu_seconds"][w.name + "_" + std::to_string(w.workers)] = w.cpu;
+  }
+  if (o.naive && ways.size() > 1) {
+    const Way& c1 = *std::find_if(ways.begin(), ways.end(), [](const Way& w) { return w.cached; });
+    std::printf("work ratio (cpu s) naive-1 / cached-1: %.2f (cost model %.2f)\n", ways[0].cpu / c1.cpu,
+                pred_naive / ila_amp_cached_seconds(cost, L, ut, 1));
+  }
   std::printf("NLLs differing from %s-1: %d of %zu (max |diff| %.3g); allocations (budget %d bits) %s\n",
               ref.name.c_str(), differ, ways.size() * jobs.size(), max_diff, budget,
               same ? "IDENTICAL" : "DIFFER");
@@ -197,7 +270,7 @@ int bench_allocate(int argc, char** argv) {
   js["workers"] = o.workers;
   js["allocation"] = ref.a.bits;
   js["identical"] = same && differ == 0;
-  if (!o.json.empty()) std::ofstream(o.json) << js.dump(2) << "\n";
+  if (!o.json.empty()) write_file_atomic(o.json, js.dump(2) + "\n");
   if (o.layers > 0) std::filesystem::remove_all(dir);
   return same && differ == 0 ? 0 : 1;
 }

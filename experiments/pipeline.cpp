@@ -24,6 +24,7 @@
 #include "experiments/kernel_ops.h"
 #include "experiments/pipeline_cache.h"
 #include "experiments/quant_ops.h"
+#include "experiments/rotation_stats.h"
 #include "experiments/weights.h"
 #include "quantizers/quantizer.h"
 #include "results/run_file.h"
@@ -135,18 +136,8 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   rec.layers = cached_quantize_weights(model, wc, dir, cache, wdeps, &hit);
   rec.timings["quantize"] = since(t);
   if (hit) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");
-  // What the rotation learned or chose, per linear (KOTMS losses, Hadamard constructions).
-  if (!rot->is_identity()) {
-    if (rec.layers.empty())
-      for (int b = 0; b < model.n_blocks(); ++b)
-        for (const auto& name : block_linear_names(b)) rec.layers.push_back(LayerRecord{name, b});
-    for (auto& l : rec.layers) {
-      for (const auto& [k, v] : rot->stats(l.name)) l.extra["rot/" + k] = v;
-      auto curve = rot->loss_curve(l.name);
-      if (!curve.empty()) rec.series["rotation_loss/" + l.name] = curve;
-    }
-    for (const auto& note : rot->notes()) log(opt, d.name, "rotation: " + note);
-  }
+  // What the rotation learned or chose, and what it did to each linear's weight distribution.
+  record_rotation_stats(model, *rot, rec, [&](const std::string& m) { log(opt, d.name, m); });
 
   t = Clock::now();
   std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/strings.h"
+#include "results/plot_figure.h"
 #include "results/report.h"
 
 #ifdef TWLA_WITH_GNUPLOT
@@ -27,24 +28,10 @@
 
 namespace twla {
 
+using plot_detail::Curve;
+using plot_detail::Figure;
+
 namespace {
-
-struct Curve {
-  std::string title;
-  std::vector<std::pair<double, double>> points;   // (x, y), sorted by x
-};
-
-struct Figure {
-  std::string title, xlabel, ylabel;
-  std::vector<Curve> curves;
-  std::vector<std::string> xcategories;   // non-empty: x = index into these
-  bool log_y = false;
-  std::string with = "linespoints pointtype 7";   // gnuplot style of the curves
-  // Heat map instead of curves: heat[y][x], y labelled by ycategories; cblabel names the colour.
-  std::vector<std::vector<double>> heat;
-  std::vector<std::string> ycategories;
-  std::string cblabel;
-};
 
 std::string gnuplot_command() {
   const char* env = std::getenv("GNUPLOT_IOSTREAM_CMD");
@@ -94,7 +81,13 @@ std::string shell_quote(const std::string& s) {
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
+#endif
 
+}  // namespace
+
+namespace plot_detail {
+
+#ifdef TWLA_WITH_GNUPLOT
 void render(const Figure& f, const std::string& png) {
   TWLA_CHECK(gnuplot_found(), "plot '", png, "': '", gnuplot_command(),
              "' is not on PATH; install gnuplot (apt install gnuplot-nox) or set "
@@ -140,8 +133,9 @@ void render(const Figure& f, const std::string& png) {
     } else {
       gp << "plot ";
       for (size_t i = 0; i < f.curves.size(); ++i)
-        gp << (i ? ", " : "") << "'-' using 1:2 with " << f.with << " title "
-           << quote(f.curves[i].title);
+        gp << (i ? ", " : "") << "'-' using 1:2 with "
+           << (f.curves[i].with.empty() ? f.with : f.curves[i].with)
+           << (f.key ? " title " + quote(f.curves[i].title) : std::string(" notitle"));
       gp << "\n";
       for (const Curve& c : f.curves) gp.send1d(c.points);
     }
@@ -161,7 +155,7 @@ void render(const Figure& f, const std::string& png) {
   commit_temp(tmp, png);
 }
 #else
-[[noreturn]] void render(const Figure&, const std::string& png) {
+void render(const Figure&, const std::string& png) {
   TWLA_FAIL("plot '", png, "': plots need gnuplot-iostream, and this twla was built without it; "
             "install libgnuplot-iostream-dev and reconfigure with -DTWLA_WITH_GNUPLOT=ON, or plot "
             "from `twla report --csv`");
@@ -174,7 +168,10 @@ void check_points(const Figure& f, const std::string& png, const std::string& wh
   TWLA_CHECK(any, "plot '", png, "': nothing to plot: ", what);
 }
 
-}  // namespace
+}  // namespace plot_detail
+
+using plot_detail::check_points;
+using plot_detail::render;
 
 bool plots_built() {
 #ifdef TWLA_WITH_GNUPLOT
@@ -263,7 +260,7 @@ void plot_layer_stat(const RunRecord& r, const std::string& stat, const std::str
   f.title = r.name + ": " + stat + " per layer";
   f.xlabel = "layer (quantization order)";
   f.ylabel = stat;
-  Curve c{stat, {}};
+  Curve c{stat, {}, ""};
   for (size_t i = 0; i < r.layers.size(); ++i) {
     const LayerRecord& l = r.layers[i];
     double v = 0;
@@ -295,7 +292,7 @@ void plot_series(const RunRecord& r, const std::string& series, const std::strin
   f.title = r.name + ": " + series;
   f.xlabel = "index";
   f.ylabel = series;
-  Curve c{series, {}};
+  Curve c{series, {}, ""};
   for (size_t i = 0; i < it->second.size(); ++i) c.points.emplace_back(double(i), it->second[i]);
   f.curves.push_back(c);
   check_points(f, png, "series '" + series + "' is empty");
@@ -315,7 +312,7 @@ void plot_bits_per_block(const std::vector<RunRecord>& runs, const std::string& 
       missing.push_back(r.name);
       continue;
     }
-    Curve c{r.name, {}};
+    Curve c{r.name, {}, ""};
     for (size_t i = 0; i < it->second.size(); ++i) c.points.emplace_back(double(i), it->second[i]);
     f.curves.push_back(c);
   }

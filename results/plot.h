@@ -30,4 +30,14 @@ void plot_bits_per_block(const std::vector<RunRecord>& runs, const std::string& 
 // NLL increase with that one block changed.
 void plot_delta_heatmap(const RunRecord& r, const std::string& png);
 
+// One linear's weight histogram before and after the rotation (series rotation_hist/before|after/
+// <layer>, x in units of the layer's RMS from rotation_hist/edges), as fractions of its weights.
+// `layer` is a linear name as in the run's layer table ("layers.0.mlp.up_proj"; a leading
+// "model." is accepted). Errors: a run without rotation histograms; an unknown layer (with a
+// suggestion and the first names).
+void plot_rotation_hist(const RunRecord& r, const std::string& layer, const std::string& png);
+// The rotation's training loss per step (series rotation_loss/<layer>, KOTMS): one curve per
+// linear, or only `layer` when it is not empty. Errors as plot_rotation_hist.
+void plot_rotation_loss(const RunRecord& r, const std::string& layer, const std::string& png);
+
 }  // namespace twla

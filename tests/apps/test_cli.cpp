@@ -98,6 +98,29 @@ TEST_CASE("cli: bad input gives one clear line", "[cli]") {
   fs::remove_all(d);
 }
 
+TEST_CASE("cli: twla plot hist/loss errors name the layer or the missing stats", "[cli]") {
+  auto d = temp_dir("plot");
+  twla::RunRecord r;
+  r.run_id = "0123456789ab";
+  r.name = "w158a4-none";
+  r.layers.push_back(twla::LayerRecord{"layers.0.mlp.up_proj", 0});
+  const std::string f = (d / "results.h5").string();
+  twla::write_run(f, r);
+  check_one_line_error(run_twla("plot hist " + f + " --layer layers.0.mlp.up_proj"),
+                       {"has no rotation weight histograms", "rotation: hadamard or kotms"});
+  check_one_line_error(run_twla("plot loss " + f), {"has no rotation loss curves"});
+  check_one_line_error(run_twla("plot bits " + f + " --layer layers.0.mlp.up_proj"),
+                       {"takes no --layer"});
+  check_one_line_error(run_twla("plot hist " + f + " --layer"), {"--layer needs a linear name"});
+  r.series["rotation_hist/edges"] = {-5, 0, 5};
+  r.series["rotation_hist/before/layers.0.mlp.up_proj"] = {4, 6};
+  r.series["rotation_hist/after/layers.0.mlp.up_proj"] = {5, 5};
+  twla::write_run(f, r);
+  check_one_line_error(run_twla("plot hist " + f + " --layer layers.0.mlp.upp_proj"),
+                       {"has no layer 'layers.0.mlp.upp_proj'", "did you mean 'layers.0.mlp.up_proj'"});
+  fs::remove_all(d);
+}
+
 TEST_CASE("cli: a run killed before its results are written leaves nothing half-written", "[cli]") {
   auto d = temp_dir("kill");
   std::string desc = write(d / "k.yaml", "name: k\nmodel: {path: " + stories() +

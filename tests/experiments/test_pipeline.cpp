@@ -118,3 +118,40 @@ TEST_CASE("pipeline: zero-shot tasks land in the run's metrics", "[pipeline]") {
   CHECK(r.metrics.count("acc_norm/winogrande") == 0);  // lm-eval reports acc only there
   fs::remove_all(dir);
 }
+
+TEST_CASE("pipeline: a rotated run records weight histograms and loss curves per linear", "[pipeline]") {
+  auto dir = temp_dir("rot");
+  twla::RunOptions quiet;
+  quiet.quiet = true;
+  YAML::Node t = tiny_run("kotms", dir.string(), "fp");
+  t["rotation"] = YAML::Load("{name: kotms, steps: 3}");
+  t["eval"]["max_windows"] = 2;
+  twla::run_experiment(t, quiet);
+  auto r = twla::read_run((dir / "kotms" / "results.h5").string());   // as `twla plot` reads it
+  REQUIRE(r.layers.size() == 5 * 7);
+  const auto& edges = r.series.at("rotation_hist/edges");
+  CHECK(edges.front() == -5.0);
+  CHECK(edges.back() == 5.0);
+  twla::Model m(stories());
+  for (const auto& l : r.layers) {
+    const auto shape = m.linear_shape(l.name);
+    for (const char* side : {"before", "after"}) {
+      const auto& h = r.series.at(std::string("rotation_hist/") + side + "/" + l.name);
+      CHECK(h.size() + 1 == edges.size());
+      double total = 0;
+      for (double c : h) total += c;
+      CHECK(total == double(shape[0] * shape[1]));
+      const double t3 = l.extra.at(std::string("rot/w_ternary_neg_") + side) +
+                        l.extra.at(std::string("rot/w_ternary_zero_") + side) +
+                        l.extra.at(std::string("rot/w_ternary_pos_") + side);
+      CHECK(t3 == Approx(1.0));
+      CHECK(l.extra.at(std::string("rot/w_kurtosis_") + side) > 1.0);
+    }
+    CHECK(r.series.at("rotation_loss/" + l.name).size() == 4);   // 3 steps + the final loss
+    CHECK(l.extra.at("rot/w_rms") > 0);
+  }
+  // The rotation moved weights between bins somewhere (it is not the identity).
+  const std::string q = "layers.0.self_attn.q_proj";
+  CHECK(r.series.at("rotation_hist/before/" + q) != r.series.at("rotation_hist/after/" + q));
+  fs::remove_all(dir);
+}
