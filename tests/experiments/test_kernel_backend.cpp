@@ -140,6 +140,10 @@ TEST_CASE("kernel backend: logits equal the fake-quant path (16-bit and 4-bit ac
   check_against_fake(m, 1, "tq2");
 }
 
+// WikiText-2, as the issue states it. Enough tokens that it measures the backends, not chance: a
+// 4-bit code on a rounding boundary can flip between the two (exact integer vs fp32 sums), and
+// on 24 windows of 128 such flips moved E2M-ATQ's perplexity by 0.75%; on 160-200 windows the two
+// agree to ~0.05-0.15%.
 TEST_CASE("kernel backend: a W1.58A4 run's perplexity is within 0.5% of fake-quant") {
   struct Case {
     const char *quantizer, *format;
@@ -154,7 +158,7 @@ TEST_CASE("kernel backend: a W1.58A4 run's perplexity is within 0.5% of fake-qua
       YAML::Node t = YAML::Load(
           "{activations: {bits: 4}, threads: 1,"
           " calibration: {dataset: c4, nsamples: 8, seqlen: 128, seed: 0},"
-          " eval: {tasks: [tinystories], seqlen: 128, max_windows: 24, batch: 8, kl: false}}");
+          " eval: {tasks: [wikitext2], seqlen: 128, max_windows: 160, batch: 8, kl: false}}");
       t["quantizer"] = c.quantizer;
       t["name"] = backend;
       t["backend"] = backend;
@@ -163,7 +167,7 @@ TEST_CASE("kernel backend: a W1.58A4 run's perplexity is within 0.5% of fake-qua
       RunOptions o;
       o.quiet = true;
       RunRecord r = run_experiment(t, o);
-      ppl[i++] = r.metrics.at("ppl/tinystories");
+      ppl[i++] = r.metrics.at("ppl/wikitext2");
       if (std::string(backend) == "kernel")
         CHECK(r.labels.at("backend") == std::string("kernel: 35 ") + c.format + ", 0 dequantized");
     }
