@@ -28,16 +28,22 @@ const char* const kTokenizerFiles[] = {"tokenizer.model", "tokenizer.json", "voc
                                        "tokenizer_config.json", "special_tokens_map.json",
                                        "generation_config.json"};
 
+// Copies stay writable by their owner (sources may be read-only, as ../shared is).
+void copy_writable(const std::string& from, const std::string& to) {
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+  fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
+}
+
 void copy_tokenizer(const std::string& tok, const std::string& to) {
   if (tok.empty()) return;
   std::string dir = tok;
   if (!dir_exists(tok)) {
     TWLA_CHECK(file_exists(tok), "pack: tokenizer '", tok, "' does not exist; set model.tokenizer");
-    fs::copy_file(tok, to + "/" + fs::path(tok).filename().string(), fs::copy_options::overwrite_existing);
+    copy_writable(tok, to + "/" + fs::path(tok).filename().string());
     dir = fs::path(tok).parent_path().string();
   }
   for (const char* n : kTokenizerFiles)
-    if (file_exists(dir + "/" + n) && !file_exists(to + "/" + n)) fs::copy_file(dir + "/" + n, to + "/" + n);
+    if (file_exists(dir + "/" + n) && !file_exists(to + "/" + n)) copy_writable(dir + "/" + n, to + "/" + n);
 }
 
 int64_t numel_of(const std::vector<int64_t>& s) {
@@ -129,7 +135,7 @@ PackSummary write_packed_model(const std::string& dir_in, const PackInput& in) {
   write_safetensors(tmp + "/model.safetensors", tensors,
                     {{"twla_magic", kPackedMagic}, {"twla_version", std::to_string(kPackedVersion)},
                      {"twla_meta", meta.dump()}});
-  fs::copy_file(src.dir() + "/config.json", tmp + "/config.json");
+  copy_writable(src.dir() + "/config.json", tmp + "/config.json");
   copy_tokenizer(in.tokenizer, tmp);
   const std::string old = dir + ".old-" + std::to_string(::getpid());
   if (fs::exists(dir)) fs::rename(dir, old);
