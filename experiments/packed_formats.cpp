@@ -58,7 +58,7 @@ PackedArrays parts_encode(const PackedWeight& p) { return {p.parts, p.attrs}; }
 PackedFormat parts_row(const std::string& format, std::vector<std::string> arrays, std::string lead,
                        std::string help) {
   PackedFormat f;
-  f.name = format;
+  f.name = "parts-" + format;   // the short names stay free for kernel formats (tq2, e2m, ...)
   f.help = std::move(help);
   f.from = format;
   f.arrays = arrays;

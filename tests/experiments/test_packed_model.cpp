@@ -1,6 +1,7 @@
 // tests/experiments/test_packed_model.cpp: `twla pack` on stories260K: the packed model's logits
 // equal the in-process kernel backend's, its WikiText-2 perplexity is within 0.5% of the
-// fake-quant path (and equal to the in-process kernel run's, with Hadamard and KOTMS rotations too), and
+// fake-quant path (and equal to the in-process kernel run's, with Hadamard and KOTMS rotations too),
+// a format without a kernel (RTN's) is stored part by part and runs as fake-quant does, and
 // every kind of bad packed file gives an error naming the file, the field and the fix. Bad files
 // are made from a good pack under a temp dir.
 #include <unistd.h>
@@ -173,6 +174,31 @@ TEST_CASE("packed model: WikiText-2 ppl equals the kernel run's and is within 0.
     // of the kernel path, not of the file: the packed run equals the kernel run above.
     if (rname != "kotms") CHECK(std::abs(ppl[2] - ppl[0]) < 0.005 * ppl[0]);
   }
+  fs::remove_all(out);
+}
+
+TEST_CASE("packed model: a format without a kernel is stored part by part and runs dequantized") {
+  const std::string out = temp_dir("rtn");
+  YAML::Node t = descriptor("none", out);
+  t["quantizer"] = YAML::Load("{name: rtn, bits: 4}");
+  PackOptions po;
+  po.out = out + "/packed-rtn";
+  po.run.quiet = true;
+  po.run.cache_dir = "off";
+  PackSummary s = pack_model(t, po);
+  CHECK(s.formats.at("parts-uniform") == 35);
+  RunOptions o;
+  o.quiet = true;
+  o.cache_dir = "off";
+  t["name"] = "rtn-fake";
+  const double fake = run_experiment(t, o).metrics.at("ppl/wikitext2");
+  YAML::Node p = YAML::Load("{name: rtn-packed, threads: 1, eval: {tasks: [wikitext2], seqlen: 128, max_windows: 16, batch: 8, kl: false}}");
+  p["model"]["path"] = s.dir;
+  p["output"] = out;
+  RunRecord r = run_experiment(p, o);
+  CHECK(r.labels.at("backend") == "kernel: 0 tq2, 35 dequantized");
+  CHECK(r.labels.at("method") == "rtn");
+  CHECK(r.metrics.at("ppl/wikitext2") == fake);   // the same dequantized weights, the same path
   fs::remove_all(out);
 }
 
