@@ -29,11 +29,21 @@ using json = nlohmann::json;
 namespace {
 std::string stories() { return data_dir() + "/models/stories260K"; }
 
+// Every temp folder made here is removed when the test binary exits.
+struct TempDirs {
+  std::vector<std::string> paths;
+  ~TempDirs() {
+    std::error_code ec;
+    for (const auto& p : paths) fs::remove_all(p, ec);
+  }
+};
 std::string temp_dir(const std::string& tag) {
   static std::atomic<int> n{0};
+  static TempDirs all;
   auto p = fs::temp_directory_path() / ("twla-pack-" + tag + "-" + std::to_string(::getpid()) + "-" +
                                         std::to_string(n++));
   fs::remove_all(p);
+  all.paths.push_back(p.string());
   return p.string();
 }
 
