@@ -99,7 +99,7 @@ int cmd_eval(const Args& a) {
   std::string model, tasks = "wikitext2", out = "runs", name, dump;
   int seqlen = 2048, max_windows = -1, batch = 4, limit = -1, subsample = -1, seed = 0;
   desc.add_options()("help,h", "this help")(
-      "model", po::value(&model)->required(), "Hugging Face model folder")(
+      "model", po::value(&model)->required(), "Hugging Face model folder, or a packed one (twla pack: runs on the kernels)")(
       "tasks", po::value(&tasks), "comma-separated: wikitext2,c4,tinystories,text:PATH,piqa,hellaswag,...")(
       "seqlen", po::value(&seqlen), "perplexity window")(
       "max-windows", po::value(&max_windows), "at most this many windows per dataset")(

@@ -17,6 +17,7 @@ int cmd_report(const Args& a);
 int cmd_bench(const Args& a);
 int cmd_check_golden(const Args& a);
 int cmd_plot(const Args& a);
+int cmd_pack(const Args& a);    // cmd_pack.cpp
 
 // Global flags every command accepts: --data-dir, --threads, --quiet. Removes them from `a`.
 void apply_global_flags(Args& a);

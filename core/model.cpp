@@ -24,7 +24,9 @@ Tensor LinearOps::linear(const std::string&, const Tensor& x, const Tensor& W) c
   return at::linear(x, W);
 }
 
-Model::Model(const std::string& dir) : src_(dir) {
+Model::Model(const std::string& dir) : Model(dir, {}) {}
+
+Model::Model(const std::string& dir, const std::set<std::string>& provided) : src_(dir, provided) {
   const ModelConfig& c = config();
   embed_ = src_.load("model.embed_tokens.weight");
   // Tied models use the embedding even when the file also stores a copy as lm_head (HF does too).

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class LinearOps {
 class Model {
  public:
   explicit Model(const std::string& dir);
+  // A folder whose files lack the linears in `provided` (HF names, "model.layers.0.mlp.up_proj.weight");
+  // the caller must set_weight() each before a forward (a packed model: experiments/packed_model.h).
+  Model(const std::string& dir, const std::set<std::string>& provided);
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 

@@ -72,7 +72,10 @@ bool is_float_dtype(const std::string& d) { return d == "F32" || d == "F16" || d
 
 }  // namespace
 
-ModelSource::ModelSource(const std::string& dir) : dir_(dir), cfg_(read_model_config(dir)) {
+ModelSource::ModelSource(const std::string& dir) : ModelSource(dir, {}) {}
+
+ModelSource::ModelSource(const std::string& dir, const std::set<std::string>& provided)
+    : dir_(dir), cfg_(read_model_config(dir)) {
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
   if (file_exists(single)) {
@@ -107,6 +110,7 @@ ModelSource::ModelSource(const std::string& dir) : dir_(dir), cfg_(read_model_co
   }
   // Header-only validation: cheap, and it catches a config/weights mismatch before any compute.
   for (const auto& [name, shape] : expected_tensors(cfg_)) {
+    if (provided.count(name) && !has(name)) continue;
     TWLA_CHECK(has(name), "model folder '", dir, "': tensor '", name, "' is missing from ",
                index_path_.empty() ? single : "the shards of " + index_path_,
                "; the weights do not match config.json (model_type=", cfg_.model_type,

@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ namespace twla {
 class ModelSource {
  public:
   explicit ModelSource(const std::string& dir);
+  // provided: HF names the caller supplies itself (a packed model's quantized linears,
+  // experiments/packed_model.h); they need not be in the weight files.
+  ModelSource(const std::string& dir, const std::set<std::string>& provided);
   const std::string& dir() const { return dir_; }
   const ModelConfig& config() const { return cfg_; }
   bool has(const std::string& hf_name) const { return where_.count(hf_name) > 0; }

@@ -22,6 +22,7 @@
 #include "eval/zeroshot.h"
 #include "experiments/allocation_stage.h"
 #include "experiments/kernel_ops.h"
+#include "experiments/pack.h"
 #include "experiments/pipeline_cache.h"
 #include "experiments/quant_ops.h"
 #include "experiments/rotation_stats.h"
@@ -78,8 +79,11 @@ void log(const RunOptions& o, const std::string& name, const std::string& msg) {
 
 std::string run_dir_of(const Descriptor& d) { return expand_path(d.output) + "/" + d.name; }
 
-RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
+RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   auto t_start = Clock::now();
+  PackedModelInfo pack;   // a packed model (model.path): its quantization replaces the tree's
+  const YAML::Node tree = adopt_packed_model(tree_in, &pack);
+  const bool packed = !pack.file.empty();
   YAML::Node resolved;
   Descriptor d = parse_descriptor(tree, &resolved);
   const std::string id = run_id(resolved);
@@ -109,7 +113,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   const std::string model_dir = expand_path(d.model.path);
   TWLA_CHECK(dir_exists(model_dir), "model.path '", model_dir,
              "' is not a directory; give a Hugging Face folder with config.json and safetensors");
-  Model model(model_dir);
+  Model model(model_dir, packed ? packed_hf_names(pack) : std::set<std::string>{});
   const std::string tok_path = d.model.tokenizer.empty() ? model_dir : expand_path(d.model.tokenizer);
   auto tok = load_tokenizer(tok_path);
   for (const auto& f : model.source().files())
@@ -133,7 +137,13 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   const YAML::Node wdeps = weights_deps(resolved, rec.input_sha256, quant->needs_calibration());
   const std::string wkey = StageCache::key(wdeps);
   bool hit = false;
-  rec.layers = cached_quantize_weights(model, wc, dir, cache, wdeps, &hit);
+  if (packed) {
+    const int n = load_packed_weights(pack, model, *rot);
+    log(opt, d.name, "weights: " + std::to_string(n) + " packed linears from " + pack.file +
+                         " (quantizer, rotation, activations from its descriptor)");
+  } else {
+    rec.layers = cached_quantize_weights(model, wc, dir, cache, wdeps, &hit);
+  }
   rec.timings["quantize"] = since(t);
   if (hit) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");
   // What the rotation learned or chose, and what it did to each linear's weight distribution.
@@ -145,7 +155,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
   AllocationContext actx = allocation_context(d, model, *tok, *rot, fp_model, model_dir, say);
   AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};
   AllocationReport arep;
-  Allocation allocation = alloc->allocate(req, &arep);
+  Allocation allocation = packed ? pack.allocation : alloc->allocate(req, &arep);
   fp_model.reset();
   record_allocation(allocation, arep, rec, say);
   rec.timings["allocate"] = since(t);
@@ -161,6 +171,11 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
                          (fb.empty() ? "" : "; dequantized: no kernel for their format, e.g. " + fb.front()));
     rec.labels["backend"] = "kernel: " + kernel_ops->summary();
   }
+  // KL's FP reference: a packed model's source folder, when it is still there.
+  std::string fp_dir = model_dir;
+  if (packed) fp_dir = dir_exists(pack.source_model) && !is_packed_model(pack.source_model) ? pack.source_model : "";
+  if (packed && d.eval.kl && fp_dir.empty())
+    log(opt, d.name, "no KL: the packed model's source folder '" + pack.source_model + "' is not here");
   const LinearOps& run_ops = kernel_ops ? static_cast<const LinearOps&>(*kernel_ops) : ops;
 
   for (const auto& task : d.eval.tasks) {
@@ -232,14 +247,14 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
     Tensor fp_hidden;
     const YAML::Node fdeps = fp_hidden_deps(resolved, rec.input_sha256, task,
                                             rec.input_sha256["data/" + task], windows.size(0));
-    const std::string key = model_dir + "|" + task + "|" + std::to_string(d.eval.seqlen) + "|" +
+    const std::string key = fp_dir + "|" + task + "|" + std::to_string(d.eval.seqlen) + "|" +
                             std::to_string(windows.size(0));
     if (!quantized) {  // this is the FP model: later runs of the sweep reuse its states for KL
       std::lock_guard<std::mutex> lock(fp_cache().mu);
       fp_cache().hidden.emplace(key, hidden);
       if (d.eval.kl) cache_save_tensor(cache, "fp_hidden", fdeps, hidden);
     }
-    if (quantized && d.eval.kl) {
+    if (quantized && d.eval.kl && !fp_dir.empty()) {
       auto& c = fp_cache();
       std::unique_lock<std::mutex> lock(c.mu);
       auto it = c.hidden.find(key);
@@ -247,7 +262,7 @@ RunRecord run_experiment(const YAML::Node& tree, const RunOptions& opt) {
         lock.unlock();
         Tensor fh;
         if (!cache_load_tensor(cache, "fp_hidden", fdeps, &fh)) {
-          Model fp(model_dir);
+          Model fp(fp_dir);
           fh = final_hidden(fp, windows, LinearOps{}, d.eval.batch, "ppl " + task + " (FP)");
           cache_save_tensor(cache, "fp_hidden", fdeps, fh);
         }

@@ -106,6 +106,23 @@ class KotmsRotation : public PluginShell<Rotation, KotmsConfig> {
     auto L = get(linear);
     return kron_rotate(x, L->C, L->B);
   }
+  std::map<std::string, Tensor> state(const std::string& linear) const override {
+    auto L = get(linear);
+    return {{"C", L->C}, {"B", L->B}};
+  }
+  void set_state(const std::string& linear, const std::map<std::string, Tensor>& s) override {
+    Layer L;
+    for (const char* k : {"C", "B"}) {
+      auto it = s.find(k);
+      TWLA_CHECK(it != s.end(), "kotms: the state of '", linear, "' lacks ", k, "; re-pack the model");
+      const Tensor& t = it->second;
+      TWLA_CHECK(t.dim() == 2 && t.size(0) == t.size(1), "kotms: ", k, " of '", linear,
+                 "' must be square, got ", describe(t), "; re-pack the model");
+      (k[0] == 'C' ? L.C : L.B) = t.to(at::kFloat).contiguous();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    layers_[linear] = std::make_shared<const Layer>(std::move(L));
+  }
   std::map<std::string, double> stats(const std::string& linear) const override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = layers_.find(linear);

@@ -21,6 +21,12 @@ class Rotation : public Plugin {
   virtual Tensor weight(const std::string& linear, const Tensor& W) const = 0;  // [oc, ic]
   virtual Tensor input(const std::string& linear, const Tensor& x) const = 0;   // [..., ic]
 
+  // What weight()/input() need per linear beyond the config (KOTMS: its trained C and B), so a
+  // packed model (experiments/packed_model.h) runs without prepare(); empty when the config alone
+  // determines the rotation (none, hadamard). set_state() takes what state() gave; Error if unfit.
+  virtual std::map<std::string, Tensor> state(const std::string& linear) const { return {}; }
+  virtual void set_state(const std::string& linear, const std::map<std::string, Tensor>& s) {}
+
   // Per-linear scalars for the run's per-layer stats, after prepare() (KOTMS: l, r, loss_before,
   // loss_after, steps, seconds, ortho_err; Hadamard: n, m, fallback). Empty when there are none.
   virtual std::map<std::string, double> stats(const std::string& linear) const { return {}; }

@@ -188,5 +188,27 @@ TEST_CASE("cli: twla eval --limit, --subsample and --dump-requests reach the zer
                      " --dump-requests " + (d / "other-{task}.jsonl").string() + " --out " + d.string());
   REQUIRE(r2.code == 0);
   CHECK(count_docs(d / "other-piqa.jsonl") != piqa);
+TEST_CASE("cli: twla pack, then twla eval --model PACKED; a damaged pack gives one line", "[cli][pack]") {
+  auto d = temp_dir("pack");
+  std::string desc = write(d / "p.yaml", "name: p\nmodel: {path: " + stories() +
+                                             "}\nquantizer: ternary-absmean\nactivations: {bits: 4}\noutput: " +
+                                             d.string() + "\n");
+  const std::string packed = (d / "packed").string();
+  auto p = run_twla("pack " + desc + " --out " + packed + " --cache off");
+  CAPTURE(p.err);
+  REQUIRE(p.code == 0);
+  CHECK(fs::exists(packed + "/model.safetensors"));
+  CHECK(fs::exists(packed + "/config.json"));
+  CHECK(fs::exists(packed + "/tokenizer.model"));
+  const std::string eval = "eval --model " + packed + " --tasks tinystories --seqlen 64 --max-windows 4 --out " + d.string();
+  auto e = run_twla(eval);
+  CAPTURE(e.err);
+  REQUIRE(e.code == 0);
+  auto r = twla::read_run((d / "eval-packed" / "results.h5").string());
+  CHECK(r.labels.at("backend") == "kernel: 35 tq2, 0 dequantized");
+  CHECK(r.labels.at("method") == "ternary-absmean");
+  CHECK(r.metrics.count("ppl/tinystories") == 1);
+  fs::resize_file(packed + "/model.safetensors", 3000);
+  check_one_line_error(run_twla(eval), {"packed model", "truncated", "twla pack"});
   fs::remove_all(d);
 }

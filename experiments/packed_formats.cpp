@@ -1,0 +1,131 @@
+// experiments/packed_formats.cpp: see packed_formats.h. The table is at the bottom.
+#include "experiments/packed_formats.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "kernels/tq2.h"
+#include "quantizers/tq2_convert.h"
+
+namespace twla {
+
+namespace {
+
+const Tensor& array_of(const PackedArrays& a, const std::string& name, const std::string& where) {
+  auto it = a.arrays.find(name);
+  TWLA_CHECK(it != a.arrays.end(), where, ": array '", name,
+             "' is missing; the file is incomplete: re-pack it with `twla pack`");
+  return it->second;
+}
+
+int64_t tq2_group_size(const PackedWeight& p) {
+  auto it = p.attrs.find("group_size");
+  return it == p.attrs.end() || it->second <= 0 ? p.shape.at(1) : it->second;
+}
+
+// ---- tq2: one byte array "data", the kernel buffer itself (its own header: magic, shape) ----
+bool tq2_accepts(const PackedWeight& p) {
+  if (p.shape.size() != 2) return false;
+  const int64_t ic = p.shape[1], gs = tq2_group_size(p);
+  return gs == ic || (gs % kernels::kTq2Block == 0 && ic % gs == 0);
+}
+PackedArrays tq2_encode(const PackedWeight& p) {
+  std::vector<uint8_t> buf = ternary_to_tq2(p);
+  Tensor t = at::empty({int64_t(buf.size())}, at::kByte);
+  std::memcpy(t.data_ptr<uint8_t>(), buf.data(), buf.size());
+  return {{{"data", t}}, {}};
+}
+PackedWeight tq2_decode(const PackedArrays& a, const std::vector<int64_t>& shape, const std::string& where) {
+  Tensor t = array_of(a, "data", where);
+  TWLA_CHECK(t.scalar_type() == at::kByte && t.dim() == 1, where, ": array 'data' must be U8 of rank 1, got ",
+             describe(t), "; re-pack the model with `twla pack`");
+  t = t.contiguous();
+  TWLA_CHECK(shape.size() == 2, where, ": shape must be [oc, ic], got ", shape_str(shape));
+  try {
+    kernels::tq2_view(t.data_ptr<uint8_t>(), size_t(t.numel()), shape[0], shape[1]);
+  } catch (const std::invalid_argument& e) {
+    TWLA_FAIL(where, ": the tq2 buffer is invalid (", e.what(), "); re-pack the model with `twla pack`");
+  }
+  return tq2_to_ternary(t.data_ptr<uint8_t>(), size_t(t.numel()));
+}
+
+// ---- PackedWeight forms stored part by part (no kernel yet) ----
+PackedArrays parts_encode(const PackedWeight& p) { return {p.parts, p.attrs}; }
+
+// `lead`: the part whose first two dims are [oc, ic].
+PackedFormat parts_row(const std::string& format, std::vector<std::string> arrays, std::string lead,
+                       std::string help) {
+  PackedFormat f;
+  f.name = "parts-" + format;   // the short names stay free for kernel formats (tq2, e2m, ...)
+  f.help = std::move(help);
+  f.from = format;
+  f.arrays = arrays;
+  f.accepts = [](const PackedWeight&) { return true; };
+  f.encode = parts_encode;
+  f.decode = [format, arrays, lead](const PackedArrays& a, const std::vector<int64_t>& shape,
+                                    const std::string& where) {
+    PackedWeight p;
+    p.format = format;
+    p.shape = shape;
+    p.attrs = a.attrs;
+    for (const auto& n : arrays) p.parts[n] = array_of(a, n, where);
+    for (const auto& [n, t] : a.arrays) p.parts[n] = t;
+    const Tensor& l = p.parts.at(lead);
+    TWLA_CHECK(shape.size() == 2 && l.dim() >= 2 && l.size(0) == shape[0] && l.size(1) == shape[1], where,
+               ": array '", lead, "' has shape ", describe(l), ", but the linear's shape is ",
+               shape_str(shape), "; re-pack the model with `twla pack`");
+    return p;
+  };
+  return f;
+}
+
+std::vector<PackedFormat> make_table() {
+  PackedFormat tq2;
+  tq2.name = "tq2";
+  tq2.help = "ternary weights as the tq2 kernel buffer (kernels/tq2.h): 2 bits/weight + fp32 alpha, mu, wsum";
+  tq2.from = "ternary";
+  tq2.kernel = true;
+  tq2.arrays = {"data"};
+  tq2.accepts = tq2_accepts;
+  tq2.encode = tq2_encode;
+  tq2.decode = tq2_decode;
+  return {
+      tq2,
+      parts_row("ternary", {"codes", "alpha", "mu"}, "codes",
+                "ternary codes int8 + alpha, mu per group (group sizes tq2 cannot hold)"),
+      parts_row("e2m", {"group", "t0", "t1", "mu", "alpha0", "alpha1"}, "group",
+                "E2M-ATQ packed form (quantizers/e2m_atq.h), until its kernel format lands"),
+      parts_row("uniform", {"codes", "scale", "zero"}, "codes", "integer codes + scale, zero per group"),
+      parts_row("dense", {"W"}, "W", "a dense weight (rotated, not quantized)"),
+  };
+}
+
+}  // namespace
+
+const std::vector<PackedFormat>& packed_formats() {
+  static const std::vector<PackedFormat> t = make_table();
+  return t;
+}
+
+const PackedFormat* find_packed_format(const std::string& name) {
+  for (const auto& f : packed_formats())
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+std::vector<std::string> packed_format_names() {
+  std::vector<std::string> out;
+  for (const auto& f : packed_formats()) out.push_back(f.name);
+  return out;
+}
+
+const PackedFormat& choose_packed_format(const PackedWeight& p, const std::string& linear) {
+  for (const auto& f : packed_formats())
+    if (f.from == p.format && f.accepts(p)) return f;
+  TWLA_FAIL("packing '", linear, "': no packed format stores PackedWeight format '", p.format,
+            "'; add a row to experiments/packed_formats.cpp (known: ", join(packed_format_names(), ", "), ")");
+}
+
+}  // namespace twla
