@@ -188,6 +188,9 @@ TEST_CASE("cli: twla eval --limit, --subsample and --dump-requests reach the zer
                      " --dump-requests " + (d / "other-{task}.jsonl").string() + " --out " + d.string());
   REQUIRE(r2.code == 0);
   CHECK(count_docs(d / "other-piqa.jsonl") != piqa);
+  fs::remove_all(d);
+}
+
 TEST_CASE("cli: twla pack, then twla eval --model PACKED; a damaged pack gives one line", "[cli][pack]") {
   auto d = temp_dir("pack");
   std::string desc = write(d / "p.yaml", "name: p\nmodel: {path: " + stories() +
