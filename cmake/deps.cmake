@@ -1,6 +1,9 @@
 # Finds the libraries twla builds against: Debian 12 packages here, the GPU image's set there.
 find_package(Torch REQUIRED)          # Debian libtorch 1.13 here; python torch 2.x on the GPU box
 find_package(Threads REQUIRED)
+# ATen's at::parallel_for is a header template: it runs in parallel only in translation units
+# compiled with OpenMP (_OPENMP); without it every row loop of the quantizers ran on one thread.
+find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(Boost REQUIRED COMPONENTS program_options)
@@ -57,5 +60,5 @@ function(twla_library name)
   add_library(${name} STATIC ${srcs})
   target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR})
   target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-unused-parameter)
-  target_link_libraries(${name} PUBLIC ${ARGN})
+  target_link_libraries(${name} PUBLIC ${ARGN} OpenMP::OpenMP_CXX)
 endfunction()
