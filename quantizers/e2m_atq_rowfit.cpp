@@ -2,6 +2,7 @@
 // e2m_atq_fit.cpp's greedy_fit (same fp32 operations in the same order, zeros included), so the
 // results are bit-identical to it; tests/quantizers/test_e2m_atq.cpp checks that.
 #include "quantizers/e2m_atq_rowfit.h"
+#include "quantizers/row_clones.h"
 
 // v8 helpers are internal (inlined); their ABI note does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -12,15 +13,7 @@
 
 #include "core/error.h"
 
-// The row kernels are built twice, for AVX2 (8-lane vectors native, no FMA: the same IEEE
-// operations, hence the same bits) and for baseline x86-64; the loader picks one per CPU. Helpers
-// are force-inlined so they are compiled into each clone.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TWLA_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TWLA_CLONES
-#endif
-#define TWLA_INLINE __attribute__((always_inline)) inline
+// Row kernels: TWLA_CLONES (quantizers/row_clones.h), helpers force-inlined into each clone.
 
 namespace twla::e2m::row {
 

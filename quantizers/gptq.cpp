@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "quantizers/e2m_atq.h"
 #include "quantizers/hessian.h"
+#include "quantizers/row_clones.h"
 
 namespace twla {
 
@@ -49,13 +50,6 @@ Grid find_params(const Tensor& x, int64_t maxq, bool sym, bool trits) {
   g.zero = g.zero.contiguous();
   return g;
 }
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TWLA_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TWLA_CLONES
-#endif
-#define TWLA_INLINE __attribute__((always_inline)) inline
 
 // y[j] -= a * x[j] for j < n, 8 lanes at a time (separate multiply and subtract, as the scalar
 // loop: the build has no FMA contraction).
