@@ -146,8 +146,9 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   }
   rec.timings["quantize"] = since(t);
   if (hit) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");
-  // What the rotation learned or chose, and what it did to each linear's weight distribution.
-  record_rotation_stats(model, *rot, rec, [&](const std::string& m) { log(opt, d.name, m); });
+  // What the rotation learned or chose, and what it did to each linear's weight distribution
+  // (not for a packed model: it holds no FP weights of its quantized linears to draw).
+  if (!packed) record_rotation_stats(model, *rot, rec, [&](const std::string& m) { log(opt, d.name, m); });
 
   t = Clock::now();
   std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model
