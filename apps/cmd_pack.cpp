@@ -13,6 +13,14 @@ namespace po = boost::program_options;
 
 namespace twla::cli {
 
+namespace {
+// "1.79x smaller", or "1.95x larger" when the pack is bigger than fp16 (e.g. a tiny model's padding).
+std::string size_ratio(int64_t file_bytes, int64_t fp16_bytes) {
+  if (file_bytes > fp16_bytes) return fixed(double(file_bytes) / double(fp16_bytes), 2) + "x larger";
+  return fixed(double(fp16_bytes) / double(file_bytes), 2) + "x smaller";
+}
+}  // namespace
+
 int cmd_pack(const Args& a) {
   const char* usage = "twla pack exp.yaml [key.sub=value ...] --out DIR [--cache DIR|off]";
   po::options_description desc("twla pack");
@@ -46,7 +54,7 @@ int cmd_pack(const Args& a) {
   std::string formats;
   for (const auto& [f, n] : s.formats) formats += (formats.empty() ? "" : ", ") + std::to_string(n) + " " + f;
   std::cout << "packed " << s.dir << ": " << s.file_bytes << " bytes (model.safetensors) vs " << s.fp16_bytes
-            << " bytes as fp16 (" << fixed(double(s.fp16_bytes) / double(s.file_bytes), 2) << "x smaller); linears: "
+            << " bytes as fp16 (" << size_ratio(s.file_bytes, s.fp16_bytes) << "); linears: "
             << (formats.empty() ? "none quantized" : formats) << (s.fp_linears ? ", " + std::to_string(s.fp_linears) + " as stored" : "")
             << "\nrun it: twla eval --model " << s.dir << " --tasks wikitext2\n";
   return 0;

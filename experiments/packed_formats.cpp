@@ -1,12 +1,15 @@
 // experiments/packed_formats.cpp: see packed_formats.h. The table is at the bottom.
 #include "experiments/packed_formats.h"
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "kernels/e2m.h"
 #include "kernels/tq2.h"
+#include "quantizers/e2m_convert.h"
 #include "quantizers/tq2_convert.h"
 
 namespace twla {
@@ -51,6 +54,32 @@ PackedWeight tq2_decode(const PackedArrays& a, const std::vector<int64_t>& shape
   return tq2_to_ternary(t.data_ptr<uint8_t>(), size_t(t.numel()));
 }
 
+// ---- e2m: one byte array "data", the e2m kernel buffer; attrs groups, block_size (not in the buffer) ----
+PackedArrays e2m_encode(const PackedWeight& p) {
+  const kernels::E2mBuffer buf = e2m_to_kernel(p);
+  Tensor t = at::empty({int64_t(buf.bytes.size())}, at::kByte);
+  std::memcpy(t.data_ptr<uint8_t>(), buf.bytes.data(), buf.bytes.size());
+  return {{{"data", t}}, {{"groups", p.attrs.at("groups")}, {"block_size", p.attrs.at("block_size")}}};
+}
+PackedWeight e2m_decode(const PackedArrays& a, const std::vector<int64_t>& shape, const std::string& where) {
+  Tensor t = array_of(a, "data", where);
+  TWLA_CHECK(t.scalar_type() == at::kByte && t.dim() == 1, where, ": array 'data' must be U8 of rank 1, got ",
+             describe(t), "; re-pack the model with `twla pack`");
+  t = t.contiguous();
+  if (reinterpret_cast<uintptr_t>(t.data_ptr()) % 4) t = t.clone();   // the buffer's floats need alignment
+  TWLA_CHECK(shape.size() == 2, where, ": shape must be [oc, ic], got ", shape_str(shape));
+  for (const char* k : {"groups", "block_size"})
+    TWLA_CHECK(a.attrs.count(k), where, ": attr '", k, "' is missing; re-pack the model with `twla pack`");
+  try {
+    kernels::e2m_view(t.data_ptr<uint8_t>(), size_t(t.numel()), shape[0], shape[1]);
+    return e2m_from_kernel(t.data_ptr<uint8_t>(), size_t(t.numel()), a.attrs.at("groups"), a.attrs.at("block_size"));
+  } catch (const std::invalid_argument& e) {
+    TWLA_FAIL(where, ": the e2m buffer is invalid (", e.what(), "); re-pack the model with `twla pack`");
+  } catch (const Error& e) {
+    TWLA_FAIL(where, ": the e2m buffer is invalid (", e.what(), "); re-pack the model with `twla pack`");
+  }
+}
+
 // ---- PackedWeight forms stored part by part (no kernel yet) ----
 PackedArrays parts_encode(const PackedWeight& p) { return {p.parts, p.attrs}; }
 
@@ -91,12 +120,23 @@ std::vector<PackedFormat> make_table() {
   tq2.accepts = tq2_accepts;
   tq2.encode = tq2_encode;
   tq2.decode = tq2_decode;
+  PackedFormat e2m;
+  e2m.name = "e2m";
+  e2m.help = "E2M-ATQ / GPTQ-ternary weights as the e2m kernel buffer (kernels/e2m.h): 3-bit codes, a second "
+             "plane for salient columns, 10 fp32 params per row and 128 columns (~5.9 bits/weight)";
+  e2m.from = "e2m";
+  e2m.kernel = true;
+  e2m.arrays = {"data"};
+  e2m.accepts = e2m_kernel_supports;
+  e2m.encode = e2m_encode;
+  e2m.decode = e2m_decode;
   return {
       tq2,
+      e2m,
       parts_row("ternary", {"codes", "alpha", "mu"}, "codes",
                 "ternary codes int8 + alpha, mu per group (group sizes tq2 cannot hold)"),
       parts_row("e2m", {"group", "t0", "t1", "mu", "alpha0", "alpha1"}, "group",
-                "E2M-ATQ packed form (quantizers/e2m_atq.h), until its kernel format lands"),
+                "E2M-ATQ packed form (quantizers/e2m_atq.h) with block sizes the e2m kernels cannot hold"),
       parts_row("uniform", {"codes", "scale", "zero"}, "codes", "integer codes + scale, zero per group"),
       parts_row("dense", {"W"}, "W", "a dense weight (rotated, not quantized)"),
   };

@@ -1,9 +1,9 @@
 // experiments/packed_formats.h: how one quantized linear is stored in a packed model
 // (docs/PACKED_FORMAT.md): a format is a name, its named arrays (byte or float tensors) and
-// integer attrs. One table: kernel formats first (`tq2`: the buffer kernels/tq2.h executes), then
-// the PackedWeight forms of core/types.h stored part by part (`parts-<format>`), for formats no
-// kernel takes yet.
-// Adding a kernel format (e.g. e2m) is one row: encode from its PackedWeight, decode back.
+// integer attrs. One table: kernel formats first (`tq2`, `e2m`: the buffers kernels/tq2.h and
+// kernels/e2m.h execute), then the PackedWeight forms of core/types.h stored part by part
+// (`parts-<format>`), for the weights no kernel format takes.
+// Adding a kernel format is one row: encode from its PackedWeight, decode back.
 // Not here: the file itself (packed_model.h), the kernels (kernels/).
 #pragma once
 #include <functional>

@@ -89,6 +89,13 @@ struct E2mBuffer {
 };
 
 E2mBuffer e2m_pack(const E2mSource& src);
+// The inverse of e2m_pack for `groups` (the buffer does not record it): fills an E2mSource's
+// arrays (group, t0, t1 [oc, ic]; mu, alpha0, alpha1 [oc, n_blocks, groups], per 128-column
+// block). The B groups' alpha1, which the layout does not keep (their t1 is 0), come back 0.
+// Throws on invalid codes, a code naming a group that `groups` does not have, and a nonzero
+// param in a slot `groups` leaves unused (a buffer packed with other groups).
+void e2m_unpack(const E2mView& w, int64_t groups, uint8_t* group, int8_t* t0, int8_t* t1, float* mu,
+                float* alpha0, float* alpha1);
 // Checks magic, version, sizes, the block table, the permutations and (when >= 0) the shape.
 // buf must be 4-byte aligned.
 E2mView e2m_view(const uint8_t* buf, size_t n, int64_t expect_oc = -1, int64_t expect_ic = -1);

@@ -1,4 +1,4 @@
-// kernels/e2m_pack.cpp: e2m pack / validate / dequantize (layout: e2m.h).
+// kernels/e2m_pack.cpp: e2m pack / unpack / validate / dequantize (layout: e2m.h).
 // Not here: the GEMM kernels (e2m_cpu.cpp) and references (e2m_ref.cpp).
 #include <algorithm>
 #include <cmath>
@@ -172,6 +172,56 @@ double e2m_bits_per_weight(const E2mView& w) {
   const double bytes = sizeof(E2mHeader) + w.n_blocks * (sizeof(E2mBlockInfo) + kE2mBlock) +
                        double(w.oc) * w.row_bytes + double(w.oc) * w.n_blocks * kE2mParams * 4;
   return 8.0 * bytes / (double(w.oc) * double(w.ic));
+}
+
+void e2m_unpack(const E2mView& w, int64_t G, uint8_t* group, int8_t* t0, int8_t* t1, float* mu, float* alpha0,
+                float* alpha1) {
+  if (G < 1 || G > 4) bad("groups=" + std::to_string(G) + " is unsupported (1..4)");
+  const int64_t nA = G == 1 ? 1 : G - 2, nb = w.n_blocks;
+  for (int64_t o = 0; o < w.oc; ++o)
+    for (int64_t b = 0; b < nb; ++b) {
+      const E2mBlockInfo bi = w.blocks[b];
+      const uint8_t* c0 = w.codes + o * w.row_bytes + bi.offset;
+      const float* P = w.params + (o * nb + b) * kE2mParams;
+      if (G == 1 && bi.n_a != w.width(b))
+        bad("block " + std::to_string(b) + " has non-salient columns, which groups=1 does not have");
+      for (int64_t p = 0; p < w.width(b); ++p) {
+        const int64_t i = o * w.ic + b * kE2mBlock + w.perm[b * kE2mBlock + p];
+        const int a = get3(c0, p), hl = a >> 2, u0 = a & 3;
+        if (u0 == 3) bad("invalid code 3 at " + at(o, i % w.ic));
+        t0[i] = int8_t(u0 - 1);
+        if (p < bi.n_a) {
+          const int c = get3(c0 + kE2mC0Bytes, p), u1 = c & 3;
+          if (u1 == 3 || (c >> 2) != hl) bad("invalid second-plane code " + std::to_string(c) + " at " + at(o, i % w.ic));
+          if (hl >= nA)
+            bad("salient group " + std::to_string(hl) + " at " + at(o, i % w.ic) + ", but groups=" + std::to_string(G) +
+                " has " + std::to_string(nA));
+          group[i] = uint8_t(hl), t1[i] = int8_t(u1 - 1);
+        } else {
+          group[i] = uint8_t(nA + hl), t1[i] = 0;
+        }
+      }
+      // Slots as e2m_pack fills them; the ones `groups` leaves unused must be 0.
+      float* m = mu + (o * nb + b) * G;
+      float* a0 = alpha0 + (o * nb + b) * G;
+      float* a1 = alpha1 + (o * nb + b) * G;
+      bool used[kE2mParams] = {};
+      for (int k = 0; k < nA; ++k) {
+        m[k] = P[k], a0[k] = P[2 + k], a1[k] = P[4 + k];
+        used[k] = used[2 + k] = used[4 + k] = true;
+      }
+      for (int k = 0; k < 2 && G > 1; ++k) {
+        m[nA + k] = P[6 + k], a0[nA + k] = P[8 + k], a1[nA + k] = 0.0f;
+        used[6 + k] = used[8 + k] = true;
+      }
+      for (int k = 0; k < kE2mParams; ++k)
+        if (used[k] && !std::isfinite(P[k]))
+          bad("param slot " + std::to_string(k) + " of row " + std::to_string(o) + ", block " + std::to_string(b) +
+              " is not finite");
+        else if (!used[k] && P[k] != 0.0f)
+          bad("param slot " + std::to_string(k) + " of row " + std::to_string(o) + ", block " + std::to_string(b) +
+              " is set, but groups=" + std::to_string(G) + " leaves it unused (packed with other groups?)");
+    }
 }
 
 void e2m_dequantize(const E2mView& w, float* W) {

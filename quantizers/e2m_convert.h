@@ -1,5 +1,6 @@
-// quantizers/e2m_convert.h: an "e2m" PackedWeight (E2M-ATQ's output, quantizers/e2m_atq.h) -> the
-// e2m kernel buffer (kernels/e2m.h), so an E2M-ATQ model can run on the kernel backend.
+// quantizers/e2m_convert.h: an "e2m" PackedWeight (E2M-ATQ's output, quantizers/e2m_atq.h) <-> the
+// e2m kernel buffer (kernels/e2m.h), so an E2M-ATQ model can run on the kernel backend and be
+// stored as that buffer in a packed model (experiments/packed_formats.cpp).
 // Not here: the layout and the kernels themselves (kernels/, no libtorch); model execution.
 #pragma once
 #include "core/types.h"
@@ -15,5 +16,12 @@ kernels::E2mBuffer e2m_to_kernel(const PackedWeight& p);
 // Whether p's block size suits the kernel format (the layouts e2m_to_kernel can still reject are
 // ones E2M-ATQ and GPTQ-ternary do not produce).
 bool e2m_kernel_supports(const PackedWeight& p);
+// The inverse of e2m_to_kernel: buffer -> "e2m" PackedWeight with attrs groups and block_size
+// (the source's, which the buffer does not record). dequantize() of the result equals
+// dequantize() of the PackedWeight the buffer was made from, bit for bit; its parts equal the
+// source's except the non-salient groups' alpha1 (not stored; their t1 is 0), which come back 0.
+// bits_per_weight: the buffer's (kernels::e2m_bits_per_weight). Errors: a malformed buffer, codes
+// or params that `groups` does not fit, params that differ inside one block of block_size.
+PackedWeight e2m_from_kernel(const uint8_t* buf, size_t n, int64_t groups, int64_t block_size);
 
 }  // namespace twla

@@ -21,18 +21,21 @@ namespace fs = std::filesystem;
 namespace {
 struct Result {
   int code = -1;
-  std::string err;
+  std::string err, out;
 };
 
-// Runs twla with args (a shell string) and captures stderr.
+// Runs twla with args (a shell string) and captures stderr and stdout.
 Result run_twla(const std::string& args, const std::string& env = "") {
   auto errf = fs::temp_directory_path() / ("twla-cli-err-" + std::to_string(::getpid()));
-  std::string cmd = env + " " + TWLA_BINARY + " " + args + " >/dev/null 2>" + errf.string();
+  auto outf = fs::temp_directory_path() / ("twla-cli-out-" + std::to_string(::getpid()));
+  std::string cmd = env + " " + TWLA_BINARY + " " + args + " >" + outf.string() + " 2>" + errf.string();
   int st = std::system(cmd.c_str());
   Result r;
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   r.err = twla::read_file(errf.string());
+  r.out = twla::read_file(outf.string());
   fs::remove(errf);
+  fs::remove(outf);
   return r;
 }
 
@@ -203,6 +206,13 @@ TEST_CASE("cli: twla pack, then twla eval --model PACKED; a damaged pack gives o
   CHECK(fs::exists(packed + "/model.safetensors"));
   CHECK(fs::exists(packed + "/config.json"));
   CHECK(fs::exists(packed + "/tokenizer.model"));
+  CAPTURE(p.out);
+  CHECK(p.out.find("x smaller); linears: 35 tq2") != std::string::npos);
+  // Unquantized: stories260K's fp32 tensors as stored, larger than fp16, and the line says so.
+  auto f = run_twla("pack " + desc + " quantizer=fp --out " + packed + "-fp --cache off");
+  CAPTURE(f.err, f.out);
+  REQUIRE(f.code == 0);
+  CHECK(f.out.find("x larger)") != std::string::npos);
   const std::string eval = "eval --model " + packed + " --tasks tinystories --seqlen 64 --max-windows 4 --out " + d.string();
   auto e = run_twla(eval);
   CAPTURE(e.err);

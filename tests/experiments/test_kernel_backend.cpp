@@ -5,10 +5,12 @@
 // activation across a grid step), and every linear of a ternary-absmean model really ran on
 // the kernels; the perplexity check also for E2M-ATQ (calibrated on 8 C4 sequences) on e2m. The same for E2M-ATQ's "e2m" linears on the
 // e2m kernels (calibrated on random inputs: the test is the kernel, not the calibration), whose
-// kernel buffers hold the quantizer's weights bit for bit, and for GPTQ-ternary's.
+// kernel buffers hold the quantizer's weights bit for bit and convert back to its parts
+// (e2m_from_kernel, what a packed model loads), and for GPTQ-ternary's.
 #include <cmath>
 #include <filesystem>
 
+#include "core/error.h"
 #include "core/model.h"
 #include "core/paths.h"
 #include "experiments/kernel_ops.h"
@@ -54,13 +56,47 @@ Calib random_calib(int64_t ic, uint64_t seed) {
   return {X.t().matmul(X) * (2.0 / double(X.size(0))), s_blocks_from_sequences(seqs, 128)};
 }
 
-// The kernel buffer's weights equal dequantize(p) bit for bit.
+// Whether fn throws a twla::Error whose message contains `what` (Catch2 v2 and v3 alike).
+template <class Fn>
+bool throws_with(Fn fn, const std::string& what) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return std::string(e.what()).find(what) != std::string::npos;
+  }
+  return false;
+}
+
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  return a.sizes() == b.sizes() && at::equal(a.contiguous().view(at::kInt), b.contiguous().view(at::kInt));
+}
+
+// e2m_from_kernel undoes e2m_to_kernel: the same weights bit for bit, the same parts where the
+// buffer holds them (not the non-salient groups' alpha1, which multiply t1 = 0).
+void check_round_trip(const PackedWeight& p, const kernels::E2mBuffer& buf) {
+  const int64_t G = p.attrs.at("groups"), nA = G == 1 ? 1 : G - 2;
+  PackedWeight r = e2m_from_kernel(buf.bytes.data(), buf.bytes.size(), G, p.attrs.at("block_size"));
+  CHECK(r.format == "e2m");
+  CHECK(r.shape == p.shape);
+  CHECK(r.attrs == p.attrs);
+  CHECK(bitwise_equal(dequantize(r), dequantize(p)));
+  for (const char* k : {"group", "t0", "t1", "mu", "alpha0"}) {
+    CAPTURE(k);
+    CHECK(r.parts.at(k).scalar_type() == p.parts.at(k).scalar_type());
+    CHECK(at::equal(r.parts.at(k), p.parts.at(k)));
+  }
+  CHECK(at::equal(r.parts.at("alpha1").narrow(2, 0, nA), p.parts.at("alpha1").narrow(2, 0, nA)));
+  CHECK(e2m_to_kernel(r).bytes == buf.bytes);   // the packed model's buffer is the in-process one
+}
+
+// The kernel buffer's weights equal dequantize(p) bit for bit, and it converts back (above).
 bool kernel_weights_exact(const PackedWeight& p) {
   kernels::E2mBuffer buf = e2m_to_kernel(p);
   kernels::E2mView v = buf.view();
   Tensor Wk = at::empty({v.oc, v.ic}, at::kFloat);
   kernels::e2m_dequantize(v, Wk.data_ptr<float>());
-  return at::equal(Wk, dequantize(p));
+  check_round_trip(p, buf);
+  return bitwise_equal(Wk, dequantize(p));
 }
 
 // Every linear of stories260K quantized with E2M-ATQ (default config) on random calibration.
@@ -73,6 +109,11 @@ void quantize_all_e2m(Model& m) {
       Calib c = random_calib(W.size(1), uint64_t(b * 16 + name.size()));
       E2mAtqOutput o = e2m_atq_quantize(W, c.H, c.S, cfg, name);
       CHECK(kernel_weights_exact(o.packed));
+      if (b == 0) {   // read back with fewer groups than it was packed with: an error, not other weights
+        const auto buf = e2m_to_kernel(o.packed);
+        CHECK(throws_with([&] { e2m_from_kernel(buf.bytes.data(), buf.bytes.size(), 1, o.packed.attrs.at("block_size")); },
+                          "non-salient columns"));
+      }
       m.set_weight(name, std::make_shared<PackedWeight>(std::move(o.packed)));
     }
   }
@@ -131,6 +172,11 @@ TEST_CASE("kernel backend: GPTQ-ternary's {min, 0, max} grid runs on the e2m ker
     PackedWeight p = gptq_pack(gptq_quantize(W, c.H, cfg), cfg);
     REQUIRE(p.format == "e2m");
     CHECK(kernel_weights_exact(p));
+    // Read back with other attrs than it was packed with: a clear error, not other weights.
+    const auto buf = e2m_to_kernel(p);
+    auto from = [&](int64_t groups, int64_t bs) { e2m_from_kernel(buf.bytes.data(), buf.bytes.size(), groups, bs); };
+    if (gs == 128) CHECK(throws_with([&] { from(1, W.size(1)); }, "different params"));
+    CHECK(throws_with([&] { from(1, 64); }, "block_size=64"));
   }
 }
 

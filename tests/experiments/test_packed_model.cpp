@@ -3,7 +3,8 @@
 // fake-quant path (and equal to the in-process kernel run's, with Hadamard and KOTMS rotations too),
 // a format without a kernel (RTN's) is stored part by part and runs as fake-quant does, and
 // every kind of bad packed file gives an error naming the file, the field and the fix. Bad files
-// are made from a good pack under a temp dir.
+// are made from a good pack under a temp dir. E2M-ATQ linears are stored as e2m kernel buffers:
+// smaller than fp16, the same logits as the in-process kernel run.
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +19,8 @@
 #include "core/safetensors.h"
 #include "experiments/kernel_ops.h"
 #include "experiments/pack.h"
+#include "quantizers/e2m_atq.h"
+#include "quantizers/hessian.h"
 #include "quantizers/quantizer.h"
 #include "rotations/rotation.h"
 #include "tests/catch.h"
@@ -149,6 +152,62 @@ TEST_CASE("packed model: logits equal the in-process kernel backend's") {
   CHECK((lp - lm).abs().max().item<double>() == 0.0);
 }
 
+// stories260K, every linear E2M-ATQ-quantized in process (random calibration: the test is the file,
+// not the fit), written as a pack (made once).
+struct E2mPack {
+  std::unique_ptr<Model> model;
+  PackSummary summary;
+};
+const E2mPack& e2m_packed_model() {
+  static const E2mPack p = [] {
+    E2mPack p;
+    p.model = std::make_unique<Model>(stories());
+    Model& m = *p.model;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+    for (int b = 0; b < m.n_blocks(); ++b) {
+      Block blk = m.load_block(b);
+      for (const auto& name : block_linear_names(b)) {
+        const Tensor& W = blk.W.at(name);
+        std::vector<Tensor> seqs;
+        for (int i = 0; i < 4; ++i) seqs.push_back(at::randn({32, W.size(1)}, gen, at::TensorOptions().dtype(at::kFloat)));
+        Tensor X = at::cat(seqs, 0);
+        E2mAtqOutput o = e2m_atq_quantize(W, X.t().matmul(X) * (2.0 / double(X.size(0))),
+                                          s_blocks_from_sequences(seqs, 128), E2mAtqConfig{}, name);
+        m.set_weight(name, std::make_shared<PackedWeight>(std::move(o.packed)));
+      }
+    }
+    auto rot = rotations().make(PluginSpec{"none", YAML::Node(YAML::NodeType::Map)}, "rotation");
+    PackInput in;
+    in.model = &m;
+    in.rotation = rot.get();
+    in.allocation.act_bits.assign(size_t(m.n_blocks()), 4);
+    in.descriptor_yaml = "{quantizer: e2m-atq, rotation: none, calibration: {}, activations: {bits: 4}, compat: fixed}";
+    in.run_id = "e2m-test";
+    in.source_model = in.tokenizer = stories();
+    p.summary = write_packed_model(temp_dir("e2m") + "/packed", in);
+    return p;
+  }();
+  return p;
+}
+
+TEST_CASE("packed model: E2M-ATQ linears are stored as e2m buffers, smaller than fp16, same logits") {
+  const E2mPack& e = e2m_packed_model();
+  CHECK(e.summary.formats == std::map<std::string, int>{{"e2m", 35}});
+  CAPTURE(e.summary.file_bytes, e.summary.fp16_bytes);
+  CHECK(e.summary.file_bytes < e.summary.fp16_bytes);
+  const PackedModelInfo info = read_packed_model(e.summary.dir);
+  Model pm(info.dir, packed_hf_names(info));
+  auto rot = rotations().make(PluginSpec{"none", YAML::Node(YAML::NodeType::Map)}, "rotation");
+  CHECK(load_packed_weights(info, pm, *rot) == 35);
+  KernelLinearOps kp(pm, nullptr, info.allocation, info.default_clip, false, 1);
+  KernelLinearOps km(*e.model, nullptr, info.allocation, info.default_clip, false, 1);
+  CHECK(kp.summary() == "35 e2m, 0 dequantized");
+  CHECK(kp.packed_bytes() == km.packed_bytes());
+  Tensor ids = at::randint(1, 512, {2, 48}, at::kLong);
+  Tensor lp = pm.forward(ids, &kp), lm = e.model->forward(ids, &km);
+  CHECK((lp - lm).abs().max().item<double>() == 0.0);
+}
+
 TEST_CASE("packed model: WikiText-2 ppl equals the kernel run's and is within 0.5% of fake-quant") {
   const std::string out = temp_dir("ppl");
   // KOTMS: its trained C, B travel in the file (few steps: the round trip is what is tested).
@@ -206,7 +265,7 @@ TEST_CASE("packed model: a format without a kernel is stored part by part and ru
   p["model"]["path"] = s.dir;
   p["output"] = out;
   RunRecord r = run_experiment(p, o);
-  CHECK(r.labels.at("backend") == "kernel: 35 dequantized");
+  CHECK(r.labels.at("backend") == "kernel: 35 dequantized");   // summary() lists the kernel formats in use
   CHECK(r.labels.at("method") == "rtn");
   CHECK(r.metrics.at("ppl/wikitext2") == fake);   // the same dequantized weights, the same path
   fs::remove_all(out);
@@ -277,6 +336,20 @@ TEST_CASE("packed model: bad files give errors naming file, field and fix") {
     Model pm(info.dir, packed_hf_names(info));
     auto rot = rotations().make(PluginSpec{"none", YAML::Node(YAML::NodeType::Map)}, "rotation");
     check_message(error_of([&] { load_packed_weights(info, pm, *rot); }), d, "twla_meta.linears.layers.0.mlp.up_proj");
+  }
+  SECTION("corrupt e2m buffer: caught when the weights load") {
+    auto d = temp_dir("e2m-bad");
+    fs::copy(e2m_packed_model().summary.dir, d, fs::copy_options::recursive);
+    rewrite(d, [](std::map<std::string, Tensor>& t, auto&, auto&) {
+      uint8_t* b = t["twla/layers.1.self_attn.v_proj/data"].data_ptr<uint8_t>();
+      b[64] = 100;   // the first block-table entry: n_a beyond the block's width
+    });
+    const PackedModelInfo info = read_packed_model(d);
+    Model pm(info.dir, packed_hf_names(info));
+    auto rot = rotations().make(PluginSpec{"none", YAML::Node(YAML::NodeType::Map)}, "rotation");
+    auto msg = error_of([&] { load_packed_weights(info, pm, *rot); });
+    check_message(msg, d, "twla_meta.linears.layers.1.self_attn.v_proj");
+    CHECK(msg.find("e2m buffer is invalid") != std::string::npos);
   }
   SECTION("a plain Hugging Face folder is not a packed model") {
     CHECK_FALSE(is_packed_model(stories()));

@@ -117,6 +117,35 @@ TEST_CASE("e2m: the buffer's weights are the source's fp32 formula, bit for bit"
     }
 }
 
+TEST_CASE("e2m: unpack is pack's inverse (the B groups' alpha1 is not stored)") {
+  for (int64_t G : {4, 3, 2, 1}) {
+    CAPTURE(G);
+    Source s = random_source(7, 300, G, uint32_t(40 + G), G == 2 ? 0 : 63);
+    E2mBuffer buf = e2m_pack(s.src());
+    Source r = s;
+    e2m_unpack(buf.view(), G, r.group.data(), r.t0.data(), r.t1.data(), r.mu.data(), r.a0.data(), r.a1.data());
+    CHECK(r.group == s.group);
+    CHECK(r.t0 == s.t0);
+    CHECK(r.t1 == s.t1);
+    CHECK(r.mu == s.mu);
+    CHECK(r.a0 == s.a0);
+    const int64_t nA = G == 1 ? 1 : G - 2;
+    int64_t bad_a1 = 0;
+    for (size_t i = 0; i < s.a1.size(); ++i) bad_a1 += int64_t(i % G) < nA ? r.a1[i] != s.a1[i] : r.a1[i] != 0.0f;
+    CHECK(bad_a1 == 0);
+  }
+  Source s = random_source(3, 200, 4, 9);
+  E2mBuffer buf = e2m_pack(s.src());
+  Source r = s;
+  auto unpack = [&](int64_t G) {
+    e2m_unpack(buf.view(), G, r.group.data(), r.t0.data(), r.t1.data(), r.mu.data(), r.a0.data(), r.a1.data());
+  };
+  CHECK(throws_with([&] { unpack(1); }, "non-salient columns"));
+  CHECK(throws_with([&] { unpack(5); }, "groups=5"));
+  buf.bytes[buf.view().codes - buf.bytes.data()] |= 3;   // row 0, position 0: code 3 or 7
+  CHECK(throws_with([&] { unpack(4); }, "invalid code"));
+}
+
 TEST_CASE("e2m: honest bits per weight count codes, params, permutations and the header") {
   Source s = random_source(64, 1024, 4, 5);
   E2mBuffer buf = e2m_pack(s.src());
