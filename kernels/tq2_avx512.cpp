@@ -16,13 +16,13 @@ namespace twla::kernels::detail {
 
 Tq2PairAct tq2_pair_act(const Tq2Act& a) {
   Tq2PairAct p;
-  p.stride = (a.ic_pad + 2 * kTq2Block - 1) / (2 * kTq2Block) * (2 * kTq2Block);
-  p.q.assign(size_t(a.batch) * p.stride, 0);
+  p.stride = int64_t(a.batch) * 256;
   const int64_t nblk = a.ic_pad / kTq2Block;
+  p.q.assign(size_t((nblk + 1) / 2 * p.stride), 0);
   for (int b = 0; b < a.batch; ++b)
     for (int64_t blk = 0; blk < nblk; ++blk)
       for (int s = 0; s < 4; ++s)
-        std::memcpy(&p.q[b * p.stride + (blk / 2) * 256 + s * 64 + (blk % 2) * 32],
+        std::memcpy(&p.q[(blk / 2) * p.stride + b * 256 + s * 64 + (blk % 2) * 32],
                     &a.q[b * a.ic_pad + blk * kTq2Block + s * 32], 32);
   return p;
 }
@@ -35,15 +35,15 @@ namespace {
 constexpr int64_t kPrefetchBytes = 4096;
 
 // One pair: v holds its 64 code bytes (a masked-off half reads as u = 0, adding nothing).
+// q: the pair's activations of the first token (tokens follow at 256-byte steps: one pointer).
 template <int NB, int S>
-TWLA_AVX512 __attribute__((always_inline)) inline void pair(__m512i v, const uint8_t* const* q, int64_t p,
-                                                            __m512i (&acc)[NB][S]) {
+TWLA_AVX512 __attribute__((always_inline)) inline void pair(__m512i v, const uint8_t* q, __m512i (&acc)[NB][S]) {
   const __m512i m3 = _mm512_set1_epi8(3);
   const __m512i u[4] = {_mm512_and_si512(v, m3), _mm512_and_si512(_mm512_srli_epi16(v, 2), m3),
                         _mm512_and_si512(_mm512_srli_epi16(v, 4), m3), _mm512_and_si512(_mm512_srli_epi16(v, 6), m3)};
 #pragma GCC unroll 16
   for (int b = 0; b < NB; ++b) {
-    const uint8_t* qb = q[b] + p * 256;
+    const uint8_t* qb = q + b * 256;
 #pragma GCC unroll 4
     for (int s = 0; s < 4; ++s) acc[b][s % S] = _mm512_dpbusd_epi32(acc[b][s % S], _mm512_loadu_si512(qb + 64 * s), u[s]);
   }
@@ -61,30 +61,33 @@ TWLA_AVX512 void row_act(const Tq2View& w, const Tq2PairAct& pa, int64_t o, int 
   const int64_t bpg = w.blocks_per_group(), rb = w.row_bytes();
   const uint8_t* row = w.codes + o * rb;
   const uint8_t* pf = row + std::max<int64_t>(1, (kPrefetchBytes + rb - 1) / rb) * rb;
-  const uint8_t* q[NB];
-  for (int b = 0; b < NB; ++b) q[b] = pa.q.data() + (b0 + b) * pa.stride;
+  const uint8_t* q = pa.q.data() + b0 * 256;
+  const int64_t qs = pa.stride;  // bytes per pair
   for (int64_t g = k0 / bpg; g * bpg < k1; ++g) {
-    __m512i A[NB][S], B[NB][S];
+    __m512i A[NB][S], B[NB][S];  // B only read when kTwo
     for (int b = 0; b < NB; ++b)
       for (int i = 0; i < S; ++i) A[b][i] = B[b][i] = _mm512_setzero_si512();
     int64_t blk = std::max(k0, g * bpg);
     const int64_t e = std::min(k1, (g + 1) * bpg);
-    if (blk & 1) pair<NB, S>(_mm512_maskz_loadu_epi8(hi, row + (blk - 1) * 32), q, blk / 2, A), ++blk;
+    if (blk & 1) pair<NB, S>(_mm512_maskz_loadu_epi8(hi, row + (blk - 1) * 32), q + blk / 2 * qs, A), ++blk;
     for (; blk + 3 < e; blk += 4) {
       _mm_prefetch(reinterpret_cast<const char*>(pf + blk * 32), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(pf + blk * 32 + 64), _MM_HINT_T0);
-      pair<NB, S>(_mm512_loadu_si512(row + blk * 32), q, blk / 2, A);
-      pair<NB, S>(_mm512_loadu_si512(row + blk * 32 + 64), q, blk / 2 + 1, kTwo ? B : A);
+      pair<NB, S>(_mm512_loadu_si512(row + blk * 32), q + blk / 2 * qs, A);
+      if constexpr (kTwo) pair<NB, S>(_mm512_loadu_si512(row + blk * 32 + 64), q + (blk / 2 + 1) * qs, B);
+      else pair<NB, S>(_mm512_loadu_si512(row + blk * 32 + 64), q + (blk / 2 + 1) * qs, A);
     }
     if (blk + 1 < e) {
       _mm_prefetch(reinterpret_cast<const char*>(pf + blk * 32), _MM_HINT_T0);
-      pair<NB, S>(_mm512_loadu_si512(row + blk * 32), q, blk / 2, A), blk += 2;
+      pair<NB, S>(_mm512_loadu_si512(row + blk * 32), q + blk / 2 * qs, A), blk += 2;
     }
-    if (blk < e) pair<NB, S>(_mm512_maskz_loadu_epi8(lo, row + blk * 32), q, blk / 2, A);
+    if (blk < e) pair<NB, S>(_mm512_maskz_loadu_epi8(lo, row + blk * 32), q + blk / 2 * qs, A);
     const double al = w.alpha[o * w.n_groups + g];
     for (int b = 0; b < NB; ++b) {
-      __m512i t = _mm512_add_epi32(A[b][0], B[b][0]);
-      for (int i = 1; i < S; ++i) t = _mm512_add_epi32(t, _mm512_add_epi32(A[b][i], B[b][i]));
+      __m512i t = A[b][0];
+      for (int i = 1; i < S; ++i) t = _mm512_add_epi32(t, A[b][i]);
+      if constexpr (kTwo)
+        for (int i = 0; i < S; ++i) t = _mm512_add_epi32(t, B[b][i]);
       out[b] += al * _mm512_reduce_add_epi32(t);  // alpha * sum q u
     }
   }

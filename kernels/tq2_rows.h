@@ -40,11 +40,12 @@ inline void act_finish(const Tq2View& w, const Tq2Act& a, float* y, int64_t o, i
   y[b * w.oc + o] = float(a.scale[b] * (part - double(a.zero[b]) * w.wsum[o]));
 }
 
-// Activation codes rearranged for 64-byte loads: per token, pair p of blocks (2p, 2p + 1) and
-// slice s = 0..3 hold q[256p + 32s, +32) then q[256p + 128 + 32s, +32), i.e. the 64 weights whose
-// codes sit at bits 2s..2s+1 of the pair's 64 code bytes. Zero-padded to a whole pair.
+// Activation codes rearranged for 64-byte loads: for pair p of blocks (2p, 2p + 1), token b and
+// slice s = 0..3, 64 bytes at p * stride + 256 b + 64 s hold q_b[256p + 32s, +32) then
+// q_b[256p + 128 + 32s, +32): the partners of the codes at bits 2s..2s+1 of the pair's 64 code
+// bytes. Tokens are adjacent so one pointer serves a chunk of them. Zero-padded to a whole pair.
 struct Tq2PairAct {
-  int64_t stride = 0;  // bytes per token (ic_pad rounded up to 256)
+  int64_t stride = 0;  // bytes per pair: 256 * batch
   std::vector<uint8_t> q;
 };
 Tq2PairAct tq2_pair_act(const Tq2Act& a);
