@@ -2,9 +2,9 @@
 // AVX512-VNNI vpdpbusd), picked at run time where cpu_has_avx512_vnni() (tq2_cpu.cpp dispatches).
 // One 64-byte load holds two 32-byte blocks (256 weights); u_s = (codes >> 2s) & 3 for s = 0..3
 // meets activations rearranged once per call (tq2_pair_act) so that its 64 partners are one
-// contiguous load. Up to 16 tokens share each decoded pair. The next rows' codes are prefetched
-// (the rows of a thread are one stream; the hardware prefetcher alone leaves the batch-1 GEMV short
-// of the memory roof). Sums are exact int32, as in the other paths, so outputs are bit-identical.
+// contiguous load. Up to 16 tokens share each decoded pair. The next rows' codes are prefetched,
+// and at batch 1 four rows are read at once (four streams per thread: one stream per thread left
+// the GEMV well short of the memory roof). Sums are exact int32, as in the other paths, so outputs are bit-identical.
 // Not here: dispatch, the scalar/AVX2 paths (tq2_cpu.cpp); the layout (tq2.h).
 #include <immintrin.h>
 
@@ -93,6 +93,37 @@ TWLA_AVX512 void row_act(const Tq2View& w, const Tq2PairAct& pa, int64_t o, int 
   }
 }
 
+// Batch 1: R consecutive rows at once, so R streams (separate pages) are in flight per thread;
+// the codes of the next R rows are prefetched. out[r] += sum_g alpha_g A_g of row o + r.
+template <int R>
+TWLA_AVX512 void rows_act_b1(const Tq2View& w, const Tq2PairAct& pa, int64_t o, double* out) {
+  const __mmask64 lo = 0x00000000ffffffffull, hi = ~lo;
+  const int64_t bpg = w.blocks_per_group(), rb = w.row_bytes(), nblk = w.ic_pad / kTq2Block, qs = pa.stride;
+  const uint8_t* row = w.codes + o * rb;
+  const uint8_t* pf = row + R * rb;
+  const uint8_t* q = pa.q.data();
+  for (int64_t g = 0; g * bpg < nblk; ++g) {
+    __m512i A[R][1][2];
+    for (auto& r : A) r[0][0] = r[0][1] = _mm512_setzero_si512();
+    int64_t blk = g * bpg;
+    const int64_t e = std::min(nblk, (g + 1) * bpg);
+    if (blk & 1) {
+      for (int r = 0; r < R; ++r) pair<1, 2>(_mm512_maskz_loadu_epi8(hi, row + r * rb + (blk - 1) * 32), q + blk / 2 * qs, A[r]);
+      ++blk;
+    }
+    for (; blk + 1 < e; blk += 2) {
+      for (int r = 0; r < R; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(pf + r * rb + blk * 32), _MM_HINT_T0);
+        pair<1, 2>(_mm512_loadu_si512(row + r * rb + blk * 32), q + blk / 2 * qs, A[r]);
+      }
+    }
+    if (blk < e)
+      for (int r = 0; r < R; ++r) pair<1, 2>(_mm512_maskz_loadu_epi8(lo, row + r * rb + blk * 32), q + blk / 2 * qs, A[r]);
+    for (int r = 0; r < R; ++r)
+      out[r] += double(w.alpha[(o + r) * w.n_groups + g]) * _mm512_reduce_add_epi32(_mm512_add_epi32(A[r][0][0], A[r][0][1]));
+  }
+}
+
 }  // namespace
 
 void rows_act_avx512(const Tq2View& w, const Tq2Act& a, const Tq2PairAct& p, float* y, int64_t o0, int64_t o1) {
@@ -106,6 +137,16 @@ void rows_act_avx512(const Tq2View& w, const Tq2Act& a, const Tq2PairAct& p, flo
     }
 #undef TWLA_ROW
   };
+  if (a.batch == 1) {  // GEMV: 4 rows at once (the K-chunked tile sweep is for token reuse)
+    for (int64_t o = o0; o < o1; o += 4) {
+      double out[4] = {0, 0, 0, 0};
+      if (o + 4 <= o1) rows_act_b1<4>(w, p, o, out);
+      else
+        for (int64_t i = o; i < o1; ++i) row_act<1>(w, p, i, 0, 0, w.ic_pad / kTq2Block, &out[i - o]);
+      for (int64_t i = o; i < std::min(o1, o + 4); ++i) act_finish(w, a, y, i, 0, out[i - o]);
+    }
+    return;
+  }
   drive<16>(w, a.batch, 1, o0, o1, row, [&](int64_t o, int b, double part) { act_finish(w, a, y, o, b, part); });
 }
 
