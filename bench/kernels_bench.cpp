@@ -1,7 +1,8 @@
 // bench/kernels_bench.cpp: `twla bench kernels`: tq2 CPU kernels (fp32 activations; A8 dynamic;
 // A4 codes) and e2m ones (fp32; A4 codes) vs OpenBLAS sgemv (batch 1) / sgemm (batch > 1) at the
 // same shape (on tq2's weights dequantized), plus a read roof (streaming vector read of all fp32
-// copies on --threads threads, best of 5) and memcpy, all in one run. Each kernel is validated on its first and last rows against the plain reference before it is timed. Weights rotate through
+// copies on --threads threads, best of 5) and memcpy, all in one run. Each kernel is validated on
+// its first and last rows against the plain reference before it is timed. Weights rotate through
 // copies spanning --pool-mib so every call streams from DRAM, not the last-level cache.
 #include "bench/kernels_bench.h"
 

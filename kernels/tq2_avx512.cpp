@@ -108,7 +108,8 @@ TWLA_AVX512 void rows_act_b1(const Tq2View& w, const Tq2PairAct& pa, int64_t o, 
     int64_t blk = g * bpg;
     const int64_t e = std::min(nblk, (g + 1) * bpg);
     if (blk & 1) {
-      for (int r = 0; r < R; ++r) pair<1, 2>(_mm512_maskz_loadu_epi8(hi, row + r * rb + (blk - 1) * 32), q + blk / 2 * qs, A[r]);
+      for (int r = 0; r < R; ++r)
+        pair<1, 2>(_mm512_maskz_loadu_epi8(hi, row + r * rb + (blk - 1) * 32), q + blk / 2 * qs, A[r]);
       ++blk;
     }
     for (; blk + 1 < e; blk += 2) {
@@ -118,9 +119,12 @@ TWLA_AVX512 void rows_act_b1(const Tq2View& w, const Tq2PairAct& pa, int64_t o, 
       }
     }
     if (blk < e)
-      for (int r = 0; r < R; ++r) pair<1, 2>(_mm512_maskz_loadu_epi8(lo, row + r * rb + blk * 32), q + blk / 2 * qs, A[r]);
-    for (int r = 0; r < R; ++r)
-      out[r] += double(w.alpha[(o + r) * w.n_groups + g]) * _mm512_reduce_add_epi32(_mm512_add_epi32(A[r][0][0], A[r][0][1]));
+      for (int r = 0; r < R; ++r)
+        pair<1, 2>(_mm512_maskz_loadu_epi8(lo, row + r * rb + blk * 32), q + blk / 2 * qs, A[r]);
+    for (int r = 0; r < R; ++r) {
+      const double al = w.alpha[(o + r) * w.n_groups + g];
+      out[r] += al * _mm512_reduce_add_epi32(_mm512_add_epi32(A[r][0][0], A[r][0][1]));  // alpha * sum q u
+    }
   }
 }
 
