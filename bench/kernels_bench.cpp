@@ -1,7 +1,8 @@
 // bench/kernels_bench.cpp: `twla bench kernels`: tq2 CPU kernels (fp32 activations; A8 dynamic;
 // A4 codes) and e2m ones (fp32; A4 codes) vs OpenBLAS sgemv (batch 1) / sgemm (batch > 1) at the
-// same shape (on tq2's weights dequantized), plus a multithreaded read roof and memcpy, all in one run. Each kernel is validated on its
-// first and last rows against the plain reference before it is timed. Weights rotate through
+// same shape (on tq2's weights dequantized), plus a read roof (streaming vector read of all fp32
+// copies on --threads threads, best of 5) and memcpy, all in one run. Each kernel is validated on
+// its first and last rows against the plain reference before it is timed. Weights rotate through
 // copies spanning --pool-mib so every call streams from DRAM, not the last-level cache.
 #include "bench/kernels_bench.h"
 
@@ -126,18 +127,26 @@ Timing time_it(double min_time, const std::function<void(int)>& fn) {
   return {t[t.size() / 2], cpu};
 }
 
+// The read roof's kernel: sums n floats as kStreams interleaved sub-streams (more misses in flight
+// than one stream gets from the hardware prefetcher) with software prefetch kPrefetch bytes ahead.
+constexpr int kStreams = 4;
+constexpr int64_t kPrefetch = 1024;
 __attribute__((target("avx2"))) float read_sum(const float* p, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i)), a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16)), a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+  __m256 a[kStreams][2];
+  for (auto& s : a) s[0] = s[1] = _mm256_setzero_ps();
+  const int64_t per = n / kStreams / 16 * 16;  // floats per sub-stream
+  for (int64_t i = 0; i < per; i += 16)
+    for (int s = 0; s < kStreams; ++s) {
+      const float* q = p + s * per + i;
+      _mm_prefetch(reinterpret_cast<const char*>(q) + kPrefetch, _MM_HINT_T0);
+      a[s][0] = _mm256_add_ps(a[s][0], _mm256_loadu_ps(q)), a[s][1] = _mm256_add_ps(a[s][1], _mm256_loadu_ps(q + 8));
+    }
+  float r = 0, t[8];
+  for (auto& s : a) {
+    _mm256_storeu_ps(t, _mm256_add_ps(s[0], s[1]));
+    for (float v : t) r += v;
   }
-  float s[8];
-  _mm256_storeu_ps(s, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  float r = 0;
-  for (float v : s) r += v;
-  for (; i < n; ++i) r += p[i];
+  for (int64_t i = kStreams * per; i < n; ++i) r += p[i];
   return r;
 }
 
@@ -205,8 +214,9 @@ int bench_kernels(int argc, char** argv) {
   Opts o = parse(argc, argv);
   const int64_t oc = o.oc, ic = o.ic;
   std::string load0 = loadavg();
-  std::cout << "tq2/e2m CPU bench: [" << oc << ", " << ic << "], threads " << o.threads
-            << ", AVX2 " << (cpu_has_avx2() ? "yes" : "no") << ", load average " << load0 << "\n";
+  std::cout << "tq2/e2m CPU bench: [" << oc << ", " << ic << "], threads " << o.threads << ", AVX2 "
+            << (cpu_has_avx2() ? "yes" : "no") << ", AVX-VNNI " << (cpu_has_avx_vnni() ? "yes" : "no")
+            << ", AVX512-VNNI " << (cpu_has_avx512_vnni() ? "yes" : "no") << ", load average " << load0 << "\n";
 
   // Weights: random ternary codes, per-row alpha/mu; the fp32 baseline gets the same W dequantized.
   std::vector<int8_t> codes(oc * ic);
@@ -241,18 +251,23 @@ int bench_kernels(int argc, char** argv) {
 #endif
   Tq2Opts kopt{o.threads, Tq2Path::kAuto};
 
-  // Roofs: multithreaded AVX2 read of the fp32 copies, and memcpy (read + write bytes).
-  const int64_t roof_n = std::min<int64_t>(oc * ic, pool / 4);
+  // Roofs: a streaming read of every fp32 copy (>= --pool-mib, more than the last-level cache) on
+  // --threads threads, best of several passes; and memcpy (read + write bytes).
   volatile float sink = 0;
-  double t_read = time_it(o.min_time, [&](int) {
+  double t_read = 1e30;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t0 = Clock::now();
     std::mutex m;
-    parallel_rows(o.threads, roof_n, 1 << 16, [&](int64_t b, int64_t e) {
-      float s = read_sum(wf[0].data() + b, e - b);
-      std::lock_guard<std::mutex> l(m);
-      sink = sink + s;
-    });
-  }).wall;
-  const int64_t cp_n = std::min<int64_t>(roof_n / 2, int64_t(64) << 20);
+    for (int c = 0; c < n_f32; ++c)
+      parallel_rows(o.threads, oc * ic, 1 << 16, [&](int64_t b, int64_t e) {
+        float s = read_sum(wf[c].data() + b, e - b);
+        std::lock_guard<std::mutex> l(m);
+        sink = sink + s;
+      });
+    t_read = std::min(t_read, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  const int64_t roof_n = oc * ic * int64_t(n_f32);
+  const int64_t cp_n = std::min<int64_t>(std::min<int64_t>(oc * ic, pool / 4) / 2, int64_t(64) << 20);
   std::vector<float> dst(cp_n);
   double t_copy = time_it(o.min_time, [&](int) {
     parallel_rows(o.threads, cp_n, 1 << 16, [&](int64_t b, int64_t e) { std::memcpy(dst.data() + b, wf[0].data() + b, (e - b) * 4); });
@@ -313,6 +328,13 @@ int bench_kernels(int argc, char** argv) {
     a4k(0);
     validate("tq2_a4", y, ref_lo, ref_hi, batch, oc, r);
     add("tq2_a4", time_it(o.min_time, a4k), tq2_bytes_);
+    if (cpu_has_avx512_vnni() && cpu_has_avx_vnni()) {  // the ymm VNNI path auto replaces, for comparison
+      Tq2Opts yopt{o.threads, Tq2Path::kAvxVnni};
+      auto a4y = [&](int i) { tq2_gemm_act(views[i % n_tq2], a4, y.data(), yopt); };
+      a4y(0);
+      validate("tq2_a4_ymm", y, ref_lo, ref_hi, batch, oc, r);
+      add("tq2_a4_ymm", time_it(o.min_time, a4y), tq2_bytes_);
+    }
 
     // e2m: fp32 activations, and the same A4 codes (q - zero formed in fp32 inside the call).
     E2mView elo = rows_view(e2m_views[0], 0, r), ehi = rows_view(e2m_views[0], oc - r, r);
@@ -351,6 +373,8 @@ int bench_kernels(int argc, char** argv) {
     j["shape"] = {oc, ic};
     j["threads"] = o.threads;
     j["avx2"] = cpu_has_avx2();
+    j["avx_vnni"] = cpu_has_avx_vnni();
+    j["avx512_vnni"] = cpu_has_avx512_vnni();
     j["tq2_bits_per_weight"] = tq2_bits_per_weight(oc, ic, -1);
     j["e2m_bits_per_weight"] = e2m_bits;
     j["e2m_salient_columns_per_block"] = kSalient;

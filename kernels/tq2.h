@@ -81,11 +81,12 @@ Tq2Act tq2_quantize_act(const Tq2View& w, const float* x, int batch, int bits);
 Tq2Act tq2_act_from_codes(const Tq2View& w, const uint8_t* q, const float* scale, const float* zero,
                           int batch);
 
-enum class Tq2Path { kAuto, kScalar, kAvx2, kAvxVnni };
+enum class Tq2Path { kAuto, kScalar, kAvx2, kAvxVnni, kAvx512 };
 struct Tq2Opts {
   int threads = 1;                  // rows are split across a shared pool of this many threads
-  // kAuto: AVX-VNNI, else AVX2, else scalar, as the CPU allows (VNNI only changes the integer
-  // path). Asking for a path the CPU lacks throws.
+  // kAuto: AVX-512 (BW + VNNI, zmm), else AVX-VNNI (ymm), else AVX2, else scalar, as the CPU
+  // allows (the VNNI and AVX-512 paths only change the integer kernels; fp32 activations use
+  // AVX2). Asking for a path the CPU lacks throws; tests name each path to keep all tested.
   Tq2Path path = Tq2Path::kAuto;
 };
 

@@ -2,8 +2,10 @@
 // portable scalar path, rows split over ThreadPool. Each 32-byte block of a row is decoded once
 // and used for a chunk of tokens (8 for integer activations, 4 for fp32); K is chunked so the
 // chunk's activations stay in L1 while a tile of rows is swept.
-// The integer path has an AVX-VNNI variant (vpdpbusd), picked at run time where the CPU has it.
-// Not here: the references (tq2_ref.cpp), packing (tq2_pack.cpp). Layout and math: tq2.h.
+// The integer path has an AVX-VNNI variant (vpdpbusd on ymm) and an AVX-512 one (zmm, in
+// tq2_avx512.cpp), picked at run time where the CPU has them.
+// Not here: the references (tq2_ref.cpp), packing (tq2_pack.cpp), the row-tile driver (tq2_rows.h).
+// Layout and math: tq2.h.
 //
 // Integer activations, per row o and group g (A = sum q u with u = t + 1, Q = sum q):
 //   sum_k (q - z) s w = s * (sum_g [alpha_g (A_g - Q_g) + mu_g Q_g] - z * wsum_o)
@@ -18,9 +20,12 @@
 #include "kernels/kernels.h"
 #include "kernels/thread_pool.h"
 #include "kernels/tq2.h"
+#include "kernels/tq2_rows.h"
 
 namespace twla::kernels {
 namespace {
+using detail::act_finish;
+using detail::drive;
 
 // ---- scalar ----------------------------------------------------------------------------------
 
@@ -215,28 +220,6 @@ TWLA_AVX2 void row_f32_avx2(const Tq2View& w, const float* x, int64_t o, int b0,
   }
 }
 
-// Rows [o0, o1) in tiles of kTile rows; per tile, tokens in chunks of at most MAXB; per token
-// chunk, K in chunks whose activations fit in ~24 KiB of L1. row(nb, o, b0, k0, k1, out) adds into
-// out[nb]; finish(o, b, partial) writes y.
-constexpr int64_t kTile = 32;
-template <int MAXB, class RowFn, class Finish>
-void drive(const Tq2View& w, int batch, int xbytes, int64_t o0, int64_t o1, RowFn&& row, Finish&& finish) {
-  const int64_t nblk = w.ic_pad / kTq2Block;
-  std::vector<double> out(kTile * batch);
-  for (int64_t t0 = o0; t0 < o1; t0 += kTile) {
-    const int64_t t1 = std::min(o1, t0 + kTile);
-    std::fill(out.begin(), out.end(), 0.0);
-    for (int b0 = 0; b0 < batch; b0 += MAXB) {
-      const int nb = std::min(MAXB, batch - b0);
-      const int64_t kc = std::max<int64_t>(1, (24 << 10) / (int64_t(nb) * kTq2Block * xbytes));
-      for (int64_t k0 = 0; k0 < nblk; k0 += kc)
-        for (int64_t o = t0; o < t1; ++o) row(nb, o, b0, k0, std::min(nblk, k0 + kc), &out[(o - t0) * batch + b0]);
-    }
-    for (int64_t o = t0; o < t1; ++o)
-      for (int b = 0; b < batch; ++b) finish(o, b, out[(o - t0) * batch + b]);
-  }
-}
-
 template <bool VNNI>
 void rows_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, int64_t o1) {
   auto row = [&](int nb, int64_t o, int b0, int64_t k0, int64_t k1, double* out) {
@@ -248,12 +231,7 @@ void rows_act_avx2(const Tq2View& w, const Tq2Act& a, float* y, int64_t o0, int6
     }
 #undef TWLA_ROW
   };
-  const int64_t G = w.n_groups;
-  drive<8>(w, a.batch, 1, o0, o1, row, [&](int64_t o, int b, double part) {
-    for (int64_t g = 0; g < G; ++g)  // sum q t = sum q u - Q
-      part += (double(w.mu[o * G + g]) - w.alpha[o * G + g]) * a.gsum[b * G + g];
-    y[b * w.oc + o] = float(a.scale[b] * (part - double(a.zero[b]) * w.wsum[o]));
-  });
+  drive<8>(w, a.batch, 1, o0, o1, row, [&](int64_t o, int b, double part) { act_finish(w, a, y, o, b, part); });
 }
 
 void rows_f32_avx2(const Tq2View& w, const float* x, const double* xs, int batch, float* y, int64_t o0, int64_t o1) {
@@ -272,14 +250,18 @@ void rows_f32_avx2(const Tq2View& w, const float* x, const double* xs, int batch
   });
 }
 
-enum class Impl { kScalar, kAvx2, kVnni };
+enum class Impl { kScalar, kAvx2, kVnni, kAvx512 };
 Impl pick(Tq2Path p) {
   if (p == Tq2Path::kScalar) return Impl::kScalar;
-  const bool avx2 = cpu_has_avx2(), vnni = avx2 && cpu_has_avx_vnni();
+  const bool avx2 = cpu_has_avx2(), vnni = avx2 && cpu_has_avx_vnni(), v512 = avx2 && cpu_has_avx512_vnni();
   if (p == Tq2Path::kAvx2 && !avx2) throw std::invalid_argument("tq2: path avx2 requested but this CPU lacks AVX2/FMA");
   if (p == Tq2Path::kAvxVnni && !vnni) throw std::invalid_argument("tq2: path avx_vnni requested but this CPU lacks AVX-VNNI");
+  if (p == Tq2Path::kAvx512 && !v512)
+    throw std::invalid_argument("tq2: path avx512 requested but this CPU (or OS) lacks AVX512BW + AVX512-VNNI; "
+                                "use path auto");
   if (p == Tq2Path::kAvx2) return Impl::kAvx2;
-  return vnni ? Impl::kVnni : avx2 ? Impl::kAvx2 : Impl::kScalar;
+  if (p == Tq2Path::kAvxVnni) return Impl::kVnni;
+  return v512 ? Impl::kAvx512 : vnni ? Impl::kVnni : avx2 ? Impl::kAvx2 : Impl::kScalar;
 }
 
 void check_threads(const Tq2Opts& o) {
@@ -295,8 +277,11 @@ void tq2_gemm_act(const Tq2View& w, const Tq2Act& a, float* y, const Tq2Opts& op
                                 std::to_string(a.n_groups) + " do not match weights ic=" + std::to_string(w.ic) +
                                 " G=" + std::to_string(w.n_groups) + "; prepare them with the same weights");
   const Impl impl = pick(opt.path);
+  detail::Tq2PairAct pairs;  // the AVX-512 path's activation layout, built once per call
+  if (impl == Impl::kAvx512) pairs = detail::tq2_pair_act(a);
   parallel_rows(opt.threads, w.oc, 8, [&](int64_t o0, int64_t o1) {
-    if (impl == Impl::kVnni) rows_act_avx2<true>(w, a, y, o0, o1);
+    if (impl == Impl::kAvx512) detail::rows_act_avx512(w, a, pairs, y, o0, o1);
+    else if (impl == Impl::kVnni) rows_act_avx2<true>(w, a, y, o0, o1);
     else if (impl == Impl::kAvx2) rows_act_avx2<false>(w, a, y, o0, o1);
     else rows_act_scalar(w, a, y, o0, o1);
   });

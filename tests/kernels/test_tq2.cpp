@@ -1,5 +1,6 @@
 // tests/kernels/test_tq2.cpp: the tq2 format (pack/unpack round trip, bad input) and every CPU
-// kernel path (scalar, AVX2; threads 1 and 2; batch 1..16; ragged shapes) against the plain
+// kernel path (scalar, AVX2, AVX-VNNI, AVX-512 where the CPU has them, each named explicitly;
+// threads 1 and 2; batch 1..16; ragged shapes) against the plain
 // double references. Tolerance: 2x the error of a naive fp32 dequant-then-dot, plus a tiny
 // absolute term relative to sum |x w| (the dot's condition scale).
 #include <algorithm>
@@ -72,6 +73,7 @@ std::vector<Tq2Path> paths() {
   std::vector<Tq2Path> p{Tq2Path::kScalar};
   if (cpu_has_avx2()) p.push_back(Tq2Path::kAvx2);
   if (cpu_has_avx_vnni()) p.push_back(Tq2Path::kAvxVnni);
+  if (cpu_has_avx512_vnni()) p.push_back(Tq2Path::kAvx512);
   return p;
 }
 
@@ -212,5 +214,25 @@ TEST_CASE("thread pool covers every row exactly once") {
         for (int64_t i = b; i < e; ++i) hit[i]++;
       });
       CHECK(std::count(hit.begin(), hit.end(), 1) == n);
+    }
+}
+
+TEST_CASE("tq2 AVX-512 integer kernel equals the AVX2 one bit for bit (same K chunks up to 8 tokens)") {
+  if (!cpu_has_avx512_vnni() || !cpu_has_avx2()) {
+    WARN("this CPU lacks AVX512-VNNI: the AVX-512 path is not exercised here");
+    return;
+  }
+  // Odd block counts and groups of 1 and 3 blocks: pairs straddling group and K-chunk edges.
+  for (const Shape& s : {Shape{7, 384, 128}, Shape{5, 768, 384}, Shape{6, 3200, -1}, Shape{3, 12800, 128}})
+    for (int batch : {1, 3, 8}) {
+      CAPTURE(s.oc, s.ic, s.gs, batch);
+      Ternary w = random_ternary(s.oc, s.ic, s.gs, uint32_t(s.ic + batch));
+      auto buf = tq2_pack(w.codes.data(), w.alpha.data(), w.mu.data(), s.oc, s.ic, s.gs);
+      Tq2View v = tq2_view(buf.data(), buf.size());
+      Tq2Act a = tq2_quantize_act(v, random_x(batch, s.ic, uint32_t(batch + 7)).data(), batch, 8);
+      std::vector<float> y2(batch * s.oc), y5(batch * s.oc, NAN);
+      tq2_gemm_act(v, a, y2.data(), Tq2Opts{1, Tq2Path::kAvx2});
+      tq2_gemm_act(v, a, y5.data(), Tq2Opts{2, Tq2Path::kAvx512});
+      REQUIRE(std::memcmp(y2.data(), y5.data(), y2.size() * sizeof(float)) == 0);
     }
 }
