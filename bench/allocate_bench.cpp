@@ -17,6 +17,7 @@
 #include "allocators/ila_amp_cost.h"
 #include "allocators/ila_amp_dp.h"
 #include "allocators/ila_amp_measure.h"
+#include "bench/flags.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/paths.h"
@@ -45,39 +46,26 @@ struct Opts {
 
 Opts parse(int argc, char** argv) {
   Opts o;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      TWLA_CHECK(i + 1 < argc, "bench allocate: ", a, " needs a value; ", kUsage);
-      return argv[++i];
-    };
-    auto num = [&](const std::string& v) {
-      try {
-        return std::stoi(v);
-      } catch (...) {
-        TWLA_FAIL("bench allocate: ", a, " ", v, " is not a whole number; ", kUsage);
-      }
-      return 0;
-    };
-    if (a == "--model") o.model = value();
-    else if (a == "--layers") o.layers = num(value());
-    else if (a == "--windows") o.windows = num(value());
-    else if (a == "--seqlen") o.seqlen = num(value());
-    else if (a == "--batch") o.batch = num(value());
-    else if (a == "--baseline") o.baseline = num(value());
-    else if (a == "--workers") o.workers = num(value());
-    else if (a == "--threads") o.threads = num(value());
-    else if (a == "--avg") o.avg = std::stod(value());
-    else if (a == "--json") o.json = value();
-    else if (a == "--skip-naive") o.naive = false;
-    else if (a == "--candidates") {
+  Flags f(argc, argv, "allocate", kUsage);
+  while (f.next()) {
+    if (f.is("--model")) o.model = f.str();
+    else if (f.is("--layers")) o.layers = f.i32();
+    else if (f.is("--windows")) o.windows = f.i32();
+    else if (f.is("--seqlen")) o.seqlen = f.i32();
+    else if (f.is("--batch")) o.batch = f.i32();
+    else if (f.is("--baseline")) o.baseline = f.i32();
+    else if (f.is("--workers")) o.workers = f.i32();
+    else if (f.is("--threads")) o.threads = f.i32();
+    else if (f.is("--avg")) o.avg = f.f64();
+    else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--skip-naive")) o.naive = false;
+    else if (f.is("--candidates")) {
       o.candidates.clear();
-      for (const auto& p : split(value(), ',')) o.candidates.push_back(num(p));
-    } else TWLA_FAIL("bench allocate: unknown flag '", a, "'; ", kUsage);
+      for (int64_t c : f.list()) o.candidates.push_back(int(c));
+    } else f.unknown();
   }
-  TWLA_CHECK(o.windows >= 1 && o.seqlen >= 2 && o.batch >= 1 && o.layers >= 0,
-             "bench allocate: --windows, --batch (>= 1), --seqlen (>= 2) and --layers (>= 0) ",
-             "must be positive; ", kUsage);
+  if (!(o.windows >= 1 && o.seqlen >= 2 && o.batch >= 1 && o.layers >= 0))
+    f.fail("--windows, --batch (>= 1), --seqlen (>= 2) and --layers (>= 0) must be positive");
   if (o.workers <= 0) o.workers = std::max(1, o.threads);   // --threads: the global flag
   return o;
 }

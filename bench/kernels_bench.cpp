@@ -24,9 +24,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <thread>
 #include <vector>
 
+#include "bench/flags.h"
 #include "kernels/e2m.h"
 #include "kernels/kernels.h"
 #include "kernels/thread_pool.h"
@@ -46,43 +48,26 @@ struct Opts {
   int64_t pool_mib = 1024;
 };
 
-[[noreturn]] void usage_error(const std::string& m) {
-  throw std::invalid_argument(m + "; usage: twla bench kernels [--shape OCxIC] [--batch 1,4,16] [--threads N] "
-                                  "[--json FILE] [--min-time S] [--pool-mib M]");
-}
+const char* kUsage = "usage: twla bench kernels [--shape OCxIC] [--batch 1,4,16] [--threads N] [--json FILE] "
+                     "[--min-time S] [--pool-mib M]";
 
 Opts parse(int argc, char** argv) {
   Opts o;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--shape") {
-      std::string v = value();
-      auto x = v.find('x');
-      if (x == std::string::npos) usage_error("--shape " + v + " is not OCxIC");
-      o.oc = std::stoll(v.substr(0, x)), o.ic = std::stoll(v.substr(x + 1));
-    } else if (a == "--batch") {
+  Flags f(argc, argv, "kernels", kUsage);
+  while (f.next()) {
+    if (f.is("--shape")) std::tie(o.oc, o.ic) = f.shape();
+    else if (f.is("--batch")) {
       o.batches.clear();
-      std::stringstream ss(value());
-      for (std::string t; std::getline(ss, t, ',');) o.batches.push_back(std::stoi(t));
-    } else if (a == "--threads") {
-      o.threads = std::stoi(value());
-    } else if (a == "--json") {
-      o.json = value();
-    } else if (a == "--min-time") {
-      o.min_time = std::stod(value());
-    } else if (a == "--pool-mib") {
-      o.pool_mib = std::stoll(value());
-    } else {
-      usage_error("unknown flag '" + a + "'");
-    }
+      for (int64_t b : f.list()) o.batches.push_back(int(b));
+    } else if (f.is("--threads")) o.threads = f.i32();
+    else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--min-time")) o.min_time = f.f64();
+    else if (f.is("--pool-mib")) o.pool_mib = f.i64();
+    else f.unknown();
   }
-  if (o.oc < 1 || o.ic < 1 || o.threads < 1 || o.batches.empty()) usage_error("shape, threads and batch must be positive");
+  if (o.oc < 1 || o.ic < 1 || o.threads < 1 || o.batches.empty()) f.fail("shape, threads and batch must be positive");
   for (int b : o.batches)
-    if (b < 1 || b > 64) usage_error("batch " + std::to_string(b) + " must be in 1..64");
+    if (b < 1 || b > 64) f.fail("batch " + std::to_string(b) + " must be in 1..64");
   return o;
 }
 

@@ -20,8 +20,10 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "bench/flags.h"
 #include "core/tensor.h"
 #include "quantizers/e2m_atq.h"
 #include "quantizers/gptq.h"
@@ -43,57 +45,34 @@ struct Opts {
   bool e2m = true, gptq = true;
 };
 
-[[noreturn]] void usage_error(const std::string& m) {
-  throw std::invalid_argument(m + "; usage: twla bench quantize [--shape OCxIC] [--threads N] [--thread-counts 1,2] "
-                                  "[--stats-threads 1] [--json FILE] [--seqs 16] [--tokens 2048] [--seed S] [--skip-e2m] [--skip-gptq]");
-}
+const char* kUsage = "usage: twla bench quantize [--shape OCxIC] [--threads N] [--thread-counts 1,2] "
+                     "[--stats-threads 1] [--json FILE] [--seqs 16] [--tokens 2048] [--seed S] [--skip-e2m] "
+                     "[--skip-gptq]";
 
 Opts parse(int argc, char** argv) {
   Opts o;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--shape") {
-      std::string v = value();
-      auto x = v.find('x');
-      if (x == std::string::npos) usage_error("--shape " + v + " is not OCxIC");
-      o.oc = std::stoll(v.substr(0, x)), o.ic = std::stoll(v.substr(x + 1));
-    } else if (a == "--threads") {   // cmd_bench passes the global --threads here
-      o.threads = {std::stoi(value())};
-    } else if (a == "--thread-counts") {
-      std::string v = value();
+  Flags f(argc, argv, "quantize", kUsage);
+  while (f.next()) {
+    if (f.is("--shape")) std::tie(o.oc, o.ic) = f.shape();
+    else if (f.is("--threads")) o.threads = {f.i32()};   // cmd_bench passes the global --threads here
+    else if (f.is("--thread-counts")) {
       o.threads.clear();
-      for (size_t p = 0; p <= v.size();) {
-        size_t c = v.find(',', p);
-        if (c == std::string::npos) c = v.size();
-        int n = std::stoi(v.substr(p, c - p));
-        if (n < 1) usage_error("--thread-counts " + v + ": thread counts must be >= 1");
-        o.threads.push_back(n);
-        p = c + 1;
+      for (int64_t n : f.list()) {
+        if (n < 1) f.fail("--thread-counts: thread counts must be >= 1");
+        o.threads.push_back(int(n));
       }
-    } else if (a == "--stats-threads") {
-      o.stats_threads = std::stoi(value());
-      if (o.stats_threads < 1) usage_error("--stats-threads must be >= 1");
-    } else if (a == "--json") {
-      o.json = value();
-    } else if (a == "--seqs") {
-      o.seqs = std::stoll(value());
-    } else if (a == "--tokens") {
-      o.tokens = std::stoll(value());
-    } else if (a == "--seed") {
-      o.seed = std::stoull(value());
-    } else if (a == "--skip-e2m") {
-      o.e2m = false;
-    } else if (a == "--skip-gptq") {
-      o.gptq = false;
-    } else {
-      usage_error("unknown flag '" + a + "'");
-    }
+    } else if (f.is("--stats-threads")) {
+      o.stats_threads = f.i32();
+      if (o.stats_threads < 1) f.fail("--stats-threads must be >= 1");
+    } else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--seqs")) o.seqs = f.i64();
+    else if (f.is("--tokens")) o.tokens = f.i64();
+    else if (f.is("--seed")) o.seed = f.u64();
+    else if (f.is("--skip-e2m")) o.e2m = false;
+    else if (f.is("--skip-gptq")) o.gptq = false;
+    else f.unknown();
   }
-  if (o.oc < 1 || o.ic < 1 || o.seqs < 1 || o.tokens < 1) usage_error("shape, seqs and tokens must be positive");
+  if (o.oc < 1 || o.ic < 1 || o.seqs < 1 || o.tokens < 1) f.fail("shape, seqs and tokens must be positive");
   return o;
 }
 

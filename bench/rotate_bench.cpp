@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/flags.h"
 #include "core/tensor.h"
 #include "rotations/hadamard.h"
 
@@ -35,40 +36,24 @@ struct Opts {
   uint64_t seed = 0;
 };
 
-[[noreturn]] void usage_error(const std::string& m) {
-  throw std::invalid_argument(m + "; usage: twla bench rotate [--tokens 2048] [--sizes 4096,11008] "
-                                  "[--threads N] [--json FILE] [--min-time S] [--seed S]");
-}
+const char* kUsage = "usage: twla bench rotate [--tokens 2048] [--sizes 4096,11008] [--threads N] [--json FILE] "
+                     "[--min-time S] [--seed S]";
 
 Opts parse(int argc, char** argv) {
   Opts o;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--tokens") {
-      o.tokens = std::stoll(value());
-    } else if (a == "--sizes") {
-      o.sizes.clear();
-      std::stringstream ss(value());
-      for (std::string t; std::getline(ss, t, ',');) o.sizes.push_back(std::stoll(t));
-    } else if (a == "--threads") {
-      o.threads = std::stoi(value());
-    } else if (a == "--json") {
-      o.json = value();
-    } else if (a == "--min-time") {
-      o.min_time = std::stod(value());
-    } else if (a == "--seed") {
-      o.seed = std::stoull(value());
-    } else {
-      usage_error("unknown flag '" + a + "'");
-    }
+  Flags f(argc, argv, "rotate", kUsage);
+  while (f.next()) {
+    if (f.is("--tokens")) o.tokens = f.i64();
+    else if (f.is("--sizes")) o.sizes = f.list();
+    else if (f.is("--threads")) o.threads = f.i32();
+    else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--min-time")) o.min_time = f.f64();
+    else if (f.is("--seed")) o.seed = f.u64();
+    else f.unknown();
   }
-  if (o.tokens < 1 || o.sizes.empty()) usage_error("--tokens and --sizes must be positive");
+  if (o.tokens < 1 || o.sizes.empty()) f.fail("--tokens and --sizes must be positive");
   for (int64_t n : o.sizes)
-    if (n < 1) usage_error("--sizes holds " + std::to_string(n));
+    if (n < 1) f.fail("--sizes holds " + std::to_string(n));
   return o;
 }
 
