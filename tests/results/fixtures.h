@@ -64,6 +64,12 @@ inline std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
+// True when `path` starts with the PNG signature and has more than it.
+inline bool is_png(const std::string& path) {
+  std::string bytes = read_text(path);
+  return bytes.size() > 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
+}
+
 // A run with every field filled, non-ASCII text included.
 inline RunRecord full_record() {
   RunRecord r;

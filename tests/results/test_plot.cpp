@@ -9,15 +9,11 @@
 #include "tests/results/fixtures.h"
 
 using namespace twla;
+using twla::test::is_png;
 using twla::test::error_of;
 using twla::test::TempDir;
 
 namespace {
-
-bool is_png(const std::string& path) {
-  std::string bytes = test::read_text(path);
-  return bytes.size() > 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
-}
 
 std::vector<RunRecord> sweep() {
   std::vector<RunRecord> runs;
@@ -43,7 +39,6 @@ bool can_draw() {
   }
   return true;
 }
-
 }  // namespace
 
 TEST_CASE("plots write PNG files") {

@@ -6,6 +6,7 @@
 #include "tests/results/fixtures.h"
 
 using namespace twla;
+using twla::test::is_png;
 using twla::test::error_of;
 using twla::test::TempDir;
 
@@ -20,10 +21,6 @@ RunRecord ila_run() {
     r.series["ila_amp/delta/b" + std::to_string(b)] = d;
   }
   return r;
-}
-bool is_png(const std::string& path) {
-  std::string bytes = test::read_text(path);
-  return bytes.size() > 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
 }
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include "tests/results/fixtures.h"
 
 using namespace twla;
+using twla::test::is_png;
 using twla::test::error_of;
 using twla::test::TempDir;
 
@@ -25,10 +26,6 @@ RunRecord rotated_run() {
     r.series["rotation_loss/" + l] = {1.0, 0.8, 0.7, 0.65, 0.64};
   }
   return r;
-}
-bool is_png(const std::string& path) {
-  std::string bytes = test::read_text(path);
-  return bytes.size() > 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
 }
 }  // namespace
 
