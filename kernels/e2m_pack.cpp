@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/e2m.h"
+#include "kernels/kernels.h"
 
 namespace twla::kernels {
 namespace {
@@ -126,15 +127,7 @@ E2mBuffer e2m_pack(const E2mSource& s) {
 }
 
 E2mView e2m_view(const uint8_t* buf, size_t n, int64_t expect_oc, int64_t expect_ic) {
-  if (!buf) bad("null buffer");
-  if (reinterpret_cast<uintptr_t>(buf) % 4) bad("buffer must be 4-byte aligned");
-  if (n < sizeof(E2mHeader)) bad("buffer of " + std::to_string(n) + " bytes is shorter than the 64-byte header");
-  E2mHeader h;
-  std::memcpy(&h, buf, sizeof h);
-  if (h.magic != kE2mMagic) bad("bad magic (not an e2m buffer)");
-  if (h.version != kE2mVersion)
-    bad("version " + std::to_string(h.version) + " is not supported (this build reads " +
-        std::to_string(kE2mVersion) + "); repack the weights");
+  const E2mHeader h = read_packed_header<E2mHeader>(buf, n, kE2mMagic, kE2mVersion, "e2m");
   if (h.oc < 1 || h.ic < 1 || h.oc > (int64_t(1) << 40) || h.ic > (int64_t(1) << 31)) bad("corrupt shape in header");
   const int64_t nb = (h.ic + kE2mBlock - 1) / kE2mBlock;
   if (h.n_blocks != nb || h.row_bytes < nb * kE2mC0Bytes || h.row_bytes > nb * block_bytes(kE2mBlock))

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/tq2.h"
+#include "kernels/kernels.h"
 
 namespace twla::kernels {
 namespace {
@@ -74,15 +75,7 @@ std::vector<uint8_t> tq2_pack(const int8_t* codes, const float* alpha, const flo
 }
 
 Tq2View tq2_view(const uint8_t* buf, size_t n, int64_t expect_oc, int64_t expect_ic) {
-  if (!buf) bad("null buffer");
-  if (reinterpret_cast<uintptr_t>(buf) % 4) bad("buffer must be 4-byte aligned");
-  if (n < sizeof(Tq2Header)) bad("buffer of " + std::to_string(n) + " bytes is shorter than the 64-byte header");
-  Tq2Header h;
-  std::memcpy(&h, buf, sizeof h);
-  if (h.magic != kTq2Magic) bad("bad magic (not a tq2 buffer)");
-  if (h.version != kTq2Version)
-    bad("version " + std::to_string(h.version) + " is not supported (this build reads " +
-        std::to_string(kTq2Version) + "); repack the weights");
+  const Tq2Header h = read_packed_header<Tq2Header>(buf, n, kTq2Magic, kTq2Version, "tq2");
   if (h.oc < 1 || h.ic < 1 || h.oc > (int64_t(1) << 40) || h.ic > (int64_t(1) << 40)) bad("corrupt shape in header");
   Geometry g = geometry(h.oc, h.ic, h.group_size);
   if (g.ic_pad != h.ic_pad || g.n_groups != h.n_groups) bad("header fields ic_pad/n_groups are inconsistent");
