@@ -30,6 +30,12 @@ Tensor as_batched(const Tensor& X, const char* who) {
              ", expected [T, ic] or [B, T, ic]");
   return X.dim() == 2 ? X.unsqueeze(0) : X;
 }
+
+void check_pd(const Tensor& info, const std::string& layer, double percdamp) {
+  TWLA_CHECK(info.item<int>() == 0, "layer '", layer, "': H + damp*I is not positive definite "
+             "(percdamp=", percdamp, ", leading minor ", info.item<int>(),
+             "); raise percdamp or check the calibration data");
+}
 }  // namespace
 
 void hessian_add_batch(HessianAccumulator& acc, const Tensor& X, bool compat_reference) {
@@ -122,14 +128,35 @@ double damp_hessian(Tensor& H, double percdamp) {
 Tensor inverse_cholesky_upper(const Tensor& H_damped, const std::string& layer, double percdamp) {
   OneBlasThread one;
   auto [L, info] = at::linalg_cholesky_ex(H_damped);
-  TWLA_CHECK(info.item<int>() == 0, "layer '", layer, "': H + damp*I is not positive definite "
-             "(percdamp=", percdamp, ", leading minor ", info.item<int>(),
-             "); raise percdamp or check the calibration data");
+  check_pd(info, layer, percdamp);
   Tensor Hinv = at::cholesky_inverse(L);
   auto [U, info2] = at::linalg_cholesky_ex(Hinv, /*upper=*/true);
   TWLA_CHECK(info2.item<int>() == 0, "layer '", layer, "': inverse of H + damp*I lost positive "
              "definiteness in fp32 (percdamp=", percdamp, "); raise percdamp");
   return U;
+}
+
+Tensor inverse_cholesky_upper_direct(const Tensor& H_damped, const std::string& layer, double percdamp,
+                                     bool lapack_trtri) {
+  OneBlasThread one;
+  const int64_t n = H_damped.size(0);
+  auto [L, info] = at::linalg_cholesky_ex(H_damped.flip({0, 1}));
+  check_pd(info, layer, percdamp);
+  // L is row-major lower, i.e. column-major upper: LAPACK inverts it in place as 'U'.
+  using TrtriFn = void (*)(const char*, const char*, const int*, float*, const int*, int*);
+  static const auto trtri = reinterpret_cast<TrtriFn>(::dlsym(RTLD_DEFAULT, "strtri_"));
+  Tensor Linv;
+  if (lapack_trtri && trtri && n <= INT32_MAX) {
+    Linv = L.contiguous().clone();
+    const int ni = static_cast<int>(n);
+    int info2 = 0;
+    trtri("U", "N", &ni, Linv.data_ptr<float>(), &ni, &info2);
+    TWLA_CHECK(info2 == 0, "layer '", layer, "': singular Cholesky factor (strtri info ", info2,
+               "); raise percdamp");
+  } else {
+    Linv = at::linalg_solve_triangular(L, at::eye(n, L.options()), /*upper=*/false);
+  }
+  return Linv.flip({0, 1}).contiguous();
 }
 
 }  // namespace twla

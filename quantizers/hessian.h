@@ -71,4 +71,13 @@ double damp_hessian(Tensor& H, double percdamp);
 // op sequence of both references). Throws Error naming the layer when H is not positive definite.
 Tensor inverse_cholesky_upper(const Tensor& H_damped, const std::string& layer, double percdamp);
 
+// The same U from one Cholesky and one triangular inverse (2n^3/3 flops instead of 4n^3/3):
+// with J the exchange matrix and J H J = L L^T, H^-1 = (J L^-1 J)^T (J L^-1 J), and J L^-1 J is
+// upper triangular with a positive diagonal, so it is the upper Cholesky factor of H^-1 (unique).
+// No explicit inverse is formed, so it is at least as accurate; it differs from the reference's
+// op sequence in the last bits. The inverse is LAPACK strtri from the loaded BLAS when it
+// exports one (lapack_trtri), else a triangular solve against I (n^3 flops).
+Tensor inverse_cholesky_upper_direct(const Tensor& H_damped, const std::string& layer, double percdamp,
+                                     bool lapack_trtri = true);
+
 }  // namespace twla

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdio>
+#include <tuple>
 
 #include "core/error.h"
 #include "quantizers/hessian.h"
@@ -96,16 +97,50 @@ TEST_CASE("hessian: dead columns, damping, errors", "[hessian][gptq][e2m]") {
   CHECK(max_abs_diff(U.t().matmul(U), at::inverse(H)) < 1e-6);
 
   Tensor bad = -at::eye(4, at::kFloat);
-  try {
-    inverse_cholesky_upper(bad, "layers.0.q_proj", 0.1);
-    FAIL("expected an Error");
-  } catch (const Error& e) {
-    CHECK_THAT(e.what(), Catch::Matchers::Contains("layers.0.q_proj"));
-    CHECK_THAT(e.what(), Catch::Matchers::Contains("not positive definite"));
+  for (int way : {0, 1, 2}) {
+    try {
+      if (way == 0) inverse_cholesky_upper(bad, "layers.0.q_proj", 0.1);
+      else inverse_cholesky_upper_direct(bad, "layers.0.q_proj", 0.1, way == 1);
+      FAIL("expected an Error");
+    } catch (const Error& e) {
+      CHECK_THAT(e.what(), Catch::Matchers::Contains("layers.0.q_proj"));
+      CHECK_THAT(e.what(), Catch::Matchers::Contains("not positive definite"));
+    }
   }
   Tensor nan = at::ones({2, 2}, at::kFloat);
   nan[0][1] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_AS(check_finite(nan, "weight", "l"), Error);
+}
+
+TEST_CASE("hessian: the direct chol(H^-1) is the reference's factor (one Cholesky + trtri)", "[hessian][gptq]") {
+  // An ill-conditioned H (rank-8 shared part, per-channel scales) at a ragged width.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(9);
+  const int64_t ic = 301;
+  Tensor X = at::randn({512, ic}, gen, at::TensorOptions().dtype(at::kFloat)) +
+             at::randn({512, 8}, gen, at::TensorOptions().dtype(at::kFloat))
+                 .matmul(at::randn({8, ic}, gen, at::TensorOptions().dtype(at::kFloat))) * 3;
+  X = X * at::linspace(0.1, 4.0, ic, at::kFloat);
+  HessianAccumulator acc;
+  hessian_add_batch(acc, X);
+  Tensor H = acc.H.clone();
+  damp_hessian(H, 0.01);
+  Tensor ref = inverse_cholesky_upper(H, "L", 0.01);
+  Tensor Hinv = at::inverse(H.to(at::kDouble));
+  for (bool lapack : {true, false}) {
+    INFO("lapack strtri " << lapack);
+    Tensor U = inverse_cholesky_upper_direct(H, "L", 0.01, lapack);
+    REQUIRE(U.sizes() == ref.sizes());
+    CHECK(at::equal(U, U.triu()));
+    CHECK((at::diag(U) > 0).all().item<bool>());
+    const double m = ref.abs().max().item<double>();
+    CHECK(max_abs_diff(U, ref) <= 1e-4 * m);   // the golden cases' Hinv tolerance
+    // At least as close to the exact factor's product as the reference sequence.
+    Tensor Ud = U.to(at::kDouble), Rd = ref.to(at::kDouble);
+    const double e_direct = (Ud.t().matmul(Ud) - Hinv).abs().max().item<double>();
+    const double e_ref = (Rd.t().matmul(Rd) - Hinv).abs().max().item<double>();
+    INFO("|U^T U - H^-1|: direct " << e_direct << ", reference " << e_ref);
+    CHECK(e_direct <= 2 * e_ref);
+  }
 }
 
 TEST_CASE("hessian: H and chol(H^-1) bit-identical on 1 and 2 threads, BLAS included",
@@ -122,11 +157,13 @@ TEST_CASE("hessian: H and chol(H^-1) bit-identical on 1 and 2 threads, BLAS incl
     hessian_add_batch(acc, X);
     Tensor H = acc.H.clone();
     damp_hessian(H, 0.01);
-    return std::make_pair(acc.H, inverse_cholesky_upper(H, "L", 0.01));
+    return std::make_tuple(acc.H, inverse_cholesky_upper(H, "L", 0.01),
+                           inverse_cholesky_upper_direct(H, "L", 0.01));
   };
-  auto [H1, U1] = run(1);
-  auto [H2, U2] = run(2);
+  auto [H1, U1, D1] = run(1);
+  auto [H2, U2, D2] = run(2);
   set_threads(before);
   CHECK(at::equal(H1, H2));
   CHECK(at::equal(U1, U2));
+  CHECK(at::equal(D1, D2));
 }
