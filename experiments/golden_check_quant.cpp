@@ -147,6 +147,13 @@ void check_gptq(const Case& g, Checks& c) {
   Tensor s = o.scale.index_select(1, o.g_idx), z = o.zero.index_select(1, o.g_idx);
   c.exact("Q == scale (codes - zero)", at::equal(s * (o.codes.to(at::kFloat) - z), o.Q));
   c.exact("packed dequant == Q", at::equal(dequantize(gptq_pack(o, cfg)), o.Q));
+  // The reference's own chol(H^-1) sequence (cholesky, cholesky_inverse, cholesky) passes too.
+  GptqConfig rc = cfg;
+  rc.hinv_reference = true;
+  GptqOutput r = gptq_quantize(W, g.f32("H"), rc, g.name, /*keep_trace=*/true);
+  c.same("codes (hinv_reference)", r.codes, g.t("codes"));
+  c.rel_to_max("Hinv (hinv_reference, of 1e-4 x max)", r.Hinv, g.f32("Hinv"), 1e-4);
+  c.ratio("Q (hinv_reference, of 1e-5 max|W|)", max_abs_diff(r.Q, g.f32("Q")) / (1e-5 * wmax));
 }
 
 }  // namespace twla::golden

@@ -1,8 +1,10 @@
 // quantizers/gptq.cpp: see gptq.h. fp32 throughout, in the reference's op order: the in-block
 // rank-1 updates are exact fp32 products and differences (rows are independent, so the loop runs
-// row by row in parallel without changing a bit), the lazy update is one in-place BLAS product
-// per block. No per-column tensor ops: the in-block loop is plain code over raw rows, built for
-// AVX2 and baseline x86-64 (target_clones; no FMA, so the same IEEE operations either way).
+// on chunks of rows, transposed so that the rows are the vector lanes, without changing a bit), the
+// lazy update is one in-place BLAS product per block. No per-column tensor ops: the in-block loop
+// is plain code over raw tiles, built for AVX2 and baseline x86-64 (target_clones; no FMA, so the
+// same IEEE operations either way). chol(H^-1) by the reference's sequence or, by default, by
+// inverse_cholesky_upper_direct (hessian.h: half the flops, the same factor up to rounding).
 #include "quantizers/gptq.h"
 
 // v8 helpers are internal (inlined); their ABI note does not apply.
@@ -51,62 +53,76 @@ Grid find_params(const Tensor& x, int64_t maxq, bool sym, bool trits) {
   return g;
 }
 
-// y[j] -= a * x[j] for j < n, 8 lanes at a time (separate multiply and subtract, as the scalar
-// loop: the build has no FMA contraction).
-typedef float v8 __attribute__((vector_size(32)));
-TWLA_INLINE void sub_scaled(float* __restrict y, const float* __restrict x, float a, int64_t n) {
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    v8 yv, xv;
-    std::memcpy(&yv, y + j, sizeof yv);
-    std::memcpy(&xv, x + j, sizeof xv);
-    yv = yv - a * xv;
-    std::memcpy(y + j, &yv, sizeof yv);
-  }
-  for (; j < n; ++j) y[j] -= a * x[j];
-}
-
-// quant.py quantize() for one element; returns q and writes the integer code.
-TWLA_INLINE float quantize_one(float x, float scale, float zero, float maxq, bool trits, int64_t& code) {
-  if (trits) {
+// quant.py quantize() for one element; returns q and writes the integer code (as a float).
+template <bool kTrits>
+TWLA_INLINE float quantize_one(float x, float scale, float zero, float maxq, float& code) {
+  if (kTrits) {
     const bool hi = x > scale / 2, lo = x < zero / 2;
-    code = hi ? 1 : (lo ? -1 : 0);
+    code = hi ? 1.f : (lo ? -1.f : 0.f);
     return static_cast<float>(hi) * scale + static_cast<float>(lo) * zero;
   }
   float q = std::nearbyint(x / scale) + zero;   // torch.round: half to even
   q = std::min(std::max(q, 0.f), maxq);
-  code = static_cast<int64_t>(q);
+  code = q;
   return scale * (q - zero);
 }
 
-// Where row outputs of one block go: column i of the block is element i of each pointer.
-struct RowOut {
-  float *q, *loss, *err, *fed;   // fed: the trace's W before quantization, or null
-  int64_t* code;
+typedef float v8 __attribute__((vector_size(32)));
+
+// Rows per chunk of the in-block loop: a [128, 64] fp32 tile is 32 KiB.
+constexpr int64_t kRows = 64;
+
+// One chunk's tiles, transposed: element i * kRows + rr is column i of row r0 + rr.
+struct Tiles {
+  float *w, *q, *loss, *err, *code, *fed;   // fed: the trace's W before quantization, or null
 };
 
-// GPTQ's in-block loop for one row: w [count] (this block's columns, updated in place), U1
-// [count, count] upper triangular with zeros below the diagonal. sc/zr: per column, the grid's
-// scale/zero arrays, read at row r. The rank-1 update of column i touches columns i..count-1; it
-// starts at the 8-lane boundary counted back from the row's end, so no scalar tail is left: the
-// extra columns j < i get w[j] -= e * 0, and they are never read again (the block's W is
-// scratch), so every value that is read is bit-identical to the plain loop.
-TWLA_CLONES void gptq_block_row(float* __restrict w, const float* __restrict u, int64_t count,
-                                const float* const* sc, const float* const* zr, int64_t r,
-                                float maxq, bool trits, const RowOut& o) {
+// Quantizes column i of the first n rows of the chunk (lanes >= n are left alone).
+template <bool kTrits, int64_t kN>
+TWLA_INLINE void quantize_column(const Tiles& t, int64_t i, int64_t n, float d, const float* s,
+                                 const float* z, float maxq) {
+  const int64_t o = i * kRows, m = kN > 0 ? kN : n;
+  for (int64_t rr = 0; rr < m; ++rr) {
+    const float x = t.w[o + rr];
+    float c;
+    const float q = quantize_one<kTrits>(x, s[rr], z[rr], maxq, c);
+    t.q[o + rr] = q;
+    t.code[o + rr] = c;
+    t.loss[o + rr] = ((x - q) * (x - q)) / (d * d) / 2;
+    t.err[o + rr] = (x - q) / d;
+  }
+}
+
+// GPTQ's in-block loop for one chunk of n <= kRows rows starting at row r0: U1 [count, count]
+// row-major (upper triangle read). sc/zr: per column, the grid's scale/zero arrays indexed by
+// row. Column i is quantized for every row of the chunk at once, then the rank-1 update
+// w[j] -= e * U1[i][j] (a product then a difference, as the reference; no FMA in either clone)
+// runs over j > i with the rows as vector lanes, so no dependency chain runs along a row.
+// Every element sees the reference's operations in its order: the same bits as the plain loop.
+// Lanes >= n hold zeros (err 0), so their updates are no-ops.
+template <bool kTrits>
+TWLA_CLONES void gptq_block_chunk(const Tiles& t, const float* __restrict u, int64_t count,
+                                  const float* const* sc, const float* const* zr, int64_t r0,
+                                  int64_t n, float maxq) {
   for (int64_t i = 0; i < count; ++i) {
-    const float x = w[i], d = u[i * count + i];
-    if (o.fed) o.fed[i] = x;
-    const float q = quantize_one(x, sc[i][r], zr[i][r], maxq, trits, o.code[i]);
-    o.q[i] = q;
-    o.loss[i] = ((x - q) * (x - q)) / (d * d) / 2;
-    const float e = (x - q) / d;
-    o.err[i] = e;
-    const int64_t rest = count - i, j0 = count - (rest + 7) / 8 * 8;
-    if (j0 >= 0)
-      sub_scaled(w + j0, u + i * count + j0, e, count - j0);
+    const float d = u[i * count + i];
+    if (t.fed) std::memcpy(t.fed + i * kRows, t.w + i * kRows, sizeof(float) * kRows);
+    if (n == kRows)
+      quantize_column<kTrits, kRows>(t, i, n, d, sc[i] + r0, zr[i] + r0, maxq);
     else
-      sub_scaled(w + i, u + i * count + i, e, rest);
+      quantize_column<kTrits, 0>(t, i, n, d, sc[i] + r0, zr[i] + r0, maxq);
+    v8 e[kRows / 8];
+    std::memcpy(e, t.err + i * kRows, sizeof e);
+    for (int64_t j = i + 1; j < count; ++j) {
+      const float a = u[i * count + j];
+      float* y = t.w + j * kRows;
+      for (int64_t v = 0; v < kRows / 8; ++v) {
+        v8 yv;
+        std::memcpy(&yv, y + 8 * v, sizeof yv);
+        yv = yv - e[v] * a;
+        std::memcpy(y + 8 * v, &yv, sizeof yv);
+      }
+    }
   }
 }
 
@@ -158,7 +174,8 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
   const int64_t* pperm = perm.data_ptr<int64_t>();
   out.damp = damp_hessian(H, cfg.percdamp);
   if (keep_trace) out.H_damped = H.clone();
-  Tensor U = inverse_cholesky_upper(H, layer, cfg.percdamp);
+  Tensor U = cfg.hinv_reference ? inverse_cholesky_upper(H, layer, cfg.percdamp)
+                                : inverse_cholesky_upper_direct(H, layer, cfg.percdamp);
 
   // group of processing position k
   std::vector<int64_t> group_of(ic, 0);
@@ -178,28 +195,44 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
     if (gs > 0 && !statik)
       for (int64_t k = i1; k < i2; ++k)
         if (k % gs == 0) grids[k / gs] = find_params(W.narrow(1, k, std::min(gs, ic - k)), maxq, cfg.sym, trits);
-    Tensor W1 = W.narrow(1, i1, count).contiguous().clone();       // [oc, count]
     Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count).contiguous();
-    Tensor E1 = at::empty_like(W1);                                 // [oc, count] err / U_jj
+    Tensor E1 = at::empty({oc, count}, at::kFloat);                 // err / U_jj
     std::vector<const float*> sc(count), zr(count);
     for (int64_t i = 0; i < count; ++i) {
       sc[i] = grids[group_of[i1 + i]].scale.data_ptr<float>();
       zr[i] = grids[group_of[i1 + i]].zero.data_ptr<float>();
     }
-    float* pw = W1.data_ptr<float>();
+    const float* pW = W.data_ptr<float>();
     const float* pu = U1.data_ptr<float>();
     float* pe = E1.data_ptr<float>();
-    bool lower_zero = true;   // gptq_block_row reads below U1's diagonal as zeros
-    for (int64_t a = 1; a < count; ++a)
-      for (int64_t b = 0; b < a; ++b) lower_zero = lower_zero && pu[a * count + b] == 0.f;
-    TWLA_ASSERT(lower_zero, "gptq: chol(H^-1) of layer '", layer, "' is not upper triangular");
-    // Rows are independent: each row's column loop runs in one task, with Q, codes and Losses
-    // written in place.
-    at::parallel_for(0, oc, 8, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t o = r * ic + i1;
-        RowOut ro{pQ + o, pL + o, pe + r * count, pF ? pF + o : nullptr, pC + o};
-        gptq_block_row(pw + r * count, pu, count, sc.data(), zr.data(), r, fmaxq, trits, ro);
+    // Chunks of kRows rows are independent: each runs the whole column loop on its own tiles,
+    // read from W and written back to Q, codes, Losses (and the trace) in place.
+    const int64_t n_chunks = (oc + kRows - 1) / kRows;
+    at::parallel_for(0, n_chunks, 1, [&](int64_t c0, int64_t c1) {
+      const int64_t tile = count * kRows;
+      std::vector<float> buf(6 * tile);
+      Tiles t{buf.data(), buf.data() + tile, buf.data() + 2 * tile, buf.data() + 3 * tile,
+              buf.data() + 4 * tile, pF ? buf.data() + 5 * tile : nullptr};
+      for (int64_t ch = c0; ch < c1; ++ch) {
+        const int64_t r0 = ch * kRows, n = std::min(kRows, oc - r0);
+        std::fill(buf.begin(), buf.end(), 0.f);
+        for (int64_t rr = 0; rr < n; ++rr)
+          for (int64_t i = 0; i < count; ++i) t.w[i * kRows + rr] = pW[(r0 + rr) * ic + i1 + i];
+        if (trits)
+          gptq_block_chunk<true>(t, pu, count, sc.data(), zr.data(), r0, n, fmaxq);
+        else
+          gptq_block_chunk<false>(t, pu, count, sc.data(), zr.data(), r0, n, fmaxq);
+        for (int64_t rr = 0; rr < n; ++rr) {
+          const int64_t o = (r0 + rr) * ic + i1;
+          for (int64_t i = 0; i < count; ++i) {
+            const int64_t k = i * kRows + rr;
+            pQ[o + i] = t.q[k];
+            pL[o + i] = t.loss[k];
+            pC[o + i] = static_cast<int64_t>(t.code[k]);
+            pe[(r0 + rr) * count + i] = t.err[k];
+            if (pF) pF[o + i] = t.fed[k];
+          }
+        }
       }
     });
     // The lazy update of all later columns: one GEMM, accumulated into W in place

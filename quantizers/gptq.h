@@ -20,6 +20,7 @@ struct GptqConfig {
   bool sym = false;
   double percdamp = 0.01;
   int blocksize = 128;
+  bool hinv_reference = false;
   template <class V> void visit(V& v) {
     v("bits", bits, "weight bits, 2..8 (ignored when ternary)");
     v("ternary", ternary, "grid {min, 0, max} per row/group (GPTQ's trits)");
@@ -29,6 +30,9 @@ struct GptqConfig {
     v("sym", sym, "symmetric grid (zero = 2^(bits-1))");
     v("percdamp", percdamp, "damping added to diag H, fraction of mean(diag H)");
     v("blocksize", blocksize, "columns per lazy-update block");
+    v("hinv_reference", hinv_reference, "chol(H^-1) by the reference's cholesky, cholesky_inverse, "
+                                        "cholesky (its last bits); false: one Cholesky + one "
+                                        "triangular inverse, half the flops");
   }
 };
 

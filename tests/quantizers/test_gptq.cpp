@@ -121,7 +121,7 @@ TEST_CASE("gptq: bit-identical on 1 and 2 threads", "[gptq][threads]") {
 // GPTQ per row grid, asymmetric, no act-order, written as the reference's column loop in tensor
 // ops (fasterquant: q, err = (w - q) / d, W1[:, i:] -= err U1[i, i:] as a product then a
 // difference; the lazy update as the same addmm_). The row kernel of gptq.cpp must give the
-// same bits, including on ragged blocks (its 8-lane alignment trick and its fallback).
+// same bits, including on ragged blocks and a partial last chunk of rows (oc 150 = 2 x 64 + 22).
 Tensor plain_gptq(const Tensor& W0, const Tensor& H0, const GptqConfig& cfg) {
   const int64_t ic = W0.size(1);
   const float maxq = float((1 << cfg.bits) - 1);
@@ -131,7 +131,8 @@ Tensor plain_gptq(const Tensor& W0, const Tensor& H0, const GptqConfig& cfg) {
   Tensor scale = (xmax - xmin) / double(maxq), zero = at::round(-xmin / scale);
   fix_dead_columns(H, W);
   damp_hessian(H, cfg.percdamp);
-  Tensor U = inverse_cholesky_upper(H, "plain", cfg.percdamp);
+  Tensor U = cfg.hinv_reference ? inverse_cholesky_upper(H, "plain", cfg.percdamp)
+                                : inverse_cholesky_upper_direct(H, "plain", cfg.percdamp);
   Tensor Q = at::zeros_like(W);
   for (int64_t i1 = 0; i1 < ic; i1 += cfg.blocksize) {
     const int64_t i2 = std::min<int64_t>(i1 + cfg.blocksize, ic), n = i2 - i1;
@@ -152,15 +153,18 @@ Tensor plain_gptq(const Tensor& W0, const Tensor& H0, const GptqConfig& cfg) {
 }
 
 TEST_CASE("gptq: the row kernel equals the plain column loop bit for bit, ragged blocks too", "[gptq]") {
-  for (auto [ic, bs] : std::vector<std::pair<int64_t, int>>{{256, 128}, {200, 100}, {61, 13}, {40, 7}}) {
-    INFO("ic " << ic << ", blocksize " << bs);
-    Tensor W = randn({48, ic}, 41) * 0.02;
-    Tensor H = synthetic_H(ic, 42);
-    GptqConfig cfg;
-    cfg.bits = 3;
-    cfg.blocksize = bs;
-    CHECK(at::equal(gptq_quantize(W, H, cfg).Q, plain_gptq(W, H, cfg)));
-  }
+  for (auto [ic, bs] : std::vector<std::pair<int64_t, int>>{{256, 128}, {200, 100}, {61, 13}, {40, 7}})
+    for (int64_t oc : {48, 150})
+      for (bool ref : {false, true}) {
+        INFO("oc " << oc << ", ic " << ic << ", blocksize " << bs << ", hinv_reference " << ref);
+        Tensor W = randn({oc, ic}, 41) * 0.02;
+        Tensor H = synthetic_H(ic, 42);
+        GptqConfig cfg;
+        cfg.bits = 3;
+        cfg.blocksize = bs;
+        cfg.hinv_reference = ref;
+        CHECK(at::equal(gptq_quantize(W, H, cfg).Q, plain_gptq(W, H, cfg)));
+      }
 }
 
 TEST_CASE("gptq plugin: thin shell over gptq_quantize", "[gptq]") {
