@@ -27,10 +27,13 @@ struct LayerStats {
 // A quantized weight in a storable, executable form. `format` names the layout:
 //   "dense":   parts W (fp32 or bf16)                                     -> W
 //   "uniform": parts codes (uint8/int8 [oc, ic]), scale, zero ([oc, G]), attr group_size
-//              -> W = scale[:, g] * (codes - zero[:, g])
+//              -> W = scale[:, g] * (codes - zero[:, g]), g = c / group_size, or g = g_idx[c]
+//              where attr g_idx = 1 says an int32 part g_idx [ic] is stored (GPTQ act-order
+//              with dynamic groups, whose groups are not runs of columns)
 //   "ternary": parts codes (int8 in {-1,0,1} [oc, ic]), alpha, mu ([oc, G]), attr group_size
 //              -> W = mu[:, g] + alpha[:, g] * codes
-// Later formats (e2m, tq2) add rows here and in packed.cpp.
+//   "e2m":     see quantizers/e2m_atq.h (also honors attr/part g_idx: block of column c = g_idx[c])
+// Later formats (tq2) add rows here and in packed.cpp.
 struct PackedWeight {
   std::string format = "dense";
   std::vector<int64_t> shape;             // [oc, ic]

@@ -26,9 +26,25 @@ std::string fmt(double v) {
 }
 }  // namespace
 
+Case load_case(const std::string& dir, const std::string& name) {
+  Case g;
+  g.name = name;
+  g.meta = nlohmann::json::parse(read_file(dir + "/" + name + ".json"));
+  g.file = std::make_shared<SafetensorsFile>(dir + "/" + name + ".safetensors");
+  return g;
+}
+
+double Checks::worst(const std::string& needle) const {
+  double w = 0;
+  for (const auto& [what, r] : ratios_)
+    if (what.find(needle) != std::string::npos) w = std::max(w, r);
+  return w;
+}
+
 void Checks::ratio(const std::string& what, double r) {
   ++n_;
   if (std::isnan(r)) r = INFINITY;
+  ratios_.emplace_back(what, r);
   if (r > worst_ || worst_what_.empty()) worst_ = std::max(worst_, r), worst_what_ = what;
   if (!(r <= 1)) failures_.push_back(what + " " + fmt(r) + "x tol");
 }
@@ -117,14 +133,12 @@ CaseResult check_golden_case(const std::string& dir, const std::string& name) {
   CaseResult r;
   r.name = name;
   try {
-    Case g;
-    g.name = name;
-    g.meta = nlohmann::json::parse(read_file(dir + "/" + name + ".json"));
-    r.kind = kind_of(name, g.meta);
+    const nlohmann::json meta = nlohmann::json::parse(read_file(dir + "/" + name + ".json"));
+    r.kind = kind_of(name, meta);
     TWLA_CHECK(!r.kind.empty(), "golden case ", name, ": no checker for reference.functions ",
-               g.meta.value("reference", nlohmann::json::object()).value("functions", nlohmann::json()).dump(),
+               meta.value("reference", nlohmann::json::object()).value("functions", nlohmann::json()).dump(),
                "; known kinds: rtn, rtn_uniform_affine, act_quant, gptq, e2m_atq_*, kotms, ila_amp_dp, lac_search");
-    g.file = std::make_shared<SafetensorsFile>(dir + "/" + name + ".safetensors");
+    const Case g = load_case(dir, name);
     Checks c;
     if (r.kind == "rtn_gptq") check_rtn_gptq(g, c);
     else if (r.kind == "rtn_uniform_affine") check_rtn_uniform_affine(g, c);

@@ -2,9 +2,10 @@
 // ../shared/golden: <name>.safetensors + <name>.json) against this port and says, per case, pass or
 // fail and the worst error as a fraction of its tolerance. `twla check-golden DIR` and
 // tests/experiments/test_check_golden.cpp call it.
-// Not here: the algorithms (quantizers/, rotations/). The Catch2 tests of rtn_*, gptq_* and act_quant_* cases
-// call check_golden_case (tests/support/golden_cases.h); the other kinds' tests still assert the
-// same tolerances quantity by quantity with CAPTURE context.
+// Not here: the algorithms (quantizers/, rotations/, allocators/). The Catch2 tests compare with
+// the reference only through these functions (tests/support/golden_cases.h): whole cases
+// (check_golden_case) or one part of a case (the per-kind check_* below), so every comparison
+// and tolerance lives here once and `twla check-golden` runs all of them.
 // Source: ../shared/golden/README.md (case kinds, tensors, tolerances); each sidecar's
 // `reference.functions`, name prefix and `hyperparameters` pick and configure the check, so
 // unseen cases of the same kinds (other seeds, shapes, bits) run without code changes.
@@ -13,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/safetensors.h"
@@ -45,6 +47,8 @@ struct Case {
   Tensor f32(const std::string& k) const { return t(k).to(at::kFloat); }
   Tensor f64(const std::string& k) const { return t(k).to(at::kDouble); }
 };
+// dir/<name>.json and .safetensors; Error naming the file when either is missing or unreadable.
+Case load_case(const std::string& dir, const std::string& name);
 
 // Collects the checks of one case: each quantity as a ratio error/tolerance (<= 1 passes) or an
 // exact condition. Keeps the worst ratio and the failures for the detail line.
@@ -60,8 +64,12 @@ class Checks {
   void same(const std::string& what, const Tensor& got, const Tensor& want);
   void scalar(const std::string& what, double got, double want, double rtol);
   void fill(CaseResult& r) const;
+  // The worst ratio among the quantities whose name contains `needle` (0 when none), for
+  // callers that hold a part of a case to a tighter margin than its tolerance.
+  double worst(const std::string& needle) const;
 
  private:
+  std::vector<std::pair<std::string, double>> ratios_;
   double worst_ = 0;
   std::string worst_what_;
   std::vector<std::string> failures_;
@@ -73,9 +81,16 @@ void check_rtn_gptq(const Case& g, Checks& c);          // rtn_*  (IST-DASLab Qu
 void check_rtn_uniform_affine(const Case& g, Checks& c);
 void check_act_quant(const Case& g, Checks& c);
 void check_gptq(const Case& g, Checks& c);
+void check_gptq_add_batch(const Case& g, Checks& c);     //   (part of check_gptq) H from X
 void check_e2m_primitives(const Case& g, Checks& c);
-void check_e2m_full(const Case& g, Checks& c);         // e2m_atq_full_*, e2m_atq_ternary_rtn_*
-void check_kotms(const Case& g, Checks& c);
+void check_e2m_full(const Case& g, Checks& c);         // e2m_atq_full_*, e2m_atq_ternary_rtn_*: the three below
+void check_e2m_add_batch(const Case& g, Checks& c);      //   H after each add_batch, S blocks
+void check_e2m_stored_search(const Case& g, Checks& c);  //   mask search curves from the stored block inputs
+void check_e2m_layer(const Case& g, Checks& c);          //   the layer end to end (blocks, choices, Q, compat)
+void check_kotms(const Case& g, Checks& c);              // kotms_*: the three below
+void check_kotms_factors(const Case& g, Checks& c);      //   the (l, r) table
+void check_kotms_forward(const Case& g, Checks& c);      //   Cayley factors, W_rot at given parameters
+void check_kotms_runs(const Case& g, Checks& c);         //   every Adam run step by step
 void check_ila_amp_dp(const Case& g, Checks& c);   // ila_amp_dp_*  (golden_check_alloc.cpp)
 void check_lac(const Case& g, Checks& c);          // lac_search_*
 

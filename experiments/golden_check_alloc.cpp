@@ -1,7 +1,8 @@
 // experiments/golden_check_alloc.cpp: golden checks of the allocator algorithms: the ILA-AMP
 // interaction table and DP (ila_amp_dp_*), and the per-layer LAC clip grid search (lac_search_*).
 // Tolerances: each sidecar's `tolerances` (bits, used budget and best_p exact; k abs 1e-15;
-// best_val abs 1e-12; sse and best_mse rtol 1e-4; y rtol 1e-5 atol 1e-6).
+// best_val abs 1e-12, 1e18 = infeasible; sse and best_mse rtol 1e-4; y rtol 1e-5 atol 1e-6).
+// tests/allocators/test_{ila_amp_dp,lac}.cpp call these.
 #include <cmath>
 
 #include "allocators/ila_amp_dp.h"
@@ -21,7 +22,9 @@ void check_dp_result(Checks& c, const std::string& what, const DpResult& r, cons
   const auto bits = want.at("bits").get<std::vector<int>>();
   c.exact(what + " bits", r.bits == bits, ints(r.bits) + " vs " + ints(bits));
   c.exact(what + " used_budget", r.used_budget == want.at("used_budget").get<int>());
-  c.ratio(what + " best_val (of 1e-12 abs)", std::abs(r.best_val - want.at("best_val").get<double>()) / 1e-12);
+  const double best = want.at("best_val").get<double>();
+  c.ratio(what + " best_val (of 1e-12 abs)", std::abs(r.best_val - best) / 1e-12);
+  c.exact(what + " feasible (reference best_val < 1e17)", r.feasible == (best < 1e17));
 }
 }  // namespace
 

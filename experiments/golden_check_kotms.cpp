@@ -2,8 +2,8 @@
 // the Cayley factors and rotated weight at given parameters, and every Adam run in
 // scalars.runs step by step (losses, gradients, parameters, final B, C, W_rot).
 // Tolerances: the sidecar's (f64 rtol 1e-9 forward, 1e-8 after steps, losses 1e-10; f32 rtol 1e-4
-// atol 1e-6), as tests/rotations/test_kotms.cpp applies them: an f64 atol of 0 cannot absorb
-// round-off on entries ~0 by cancellation, so those use atol = rtol * max|expected|.
+// atol 1e-6): an f64 atol of 0 cannot absorb round-off on entries ~0 by cancellation, so those
+// use atol = rtol * max|expected|. tests/rotations/test_kotms.cpp calls these, part by part.
 #include <cmath>
 #include <string>
 
@@ -26,7 +26,7 @@ void allclose(Checks& c, const std::string& what, const Tensor& got, const Tenso
 }
 }  // namespace
 
-void check_kotms(const Case& g, Checks& c) {
+void check_kotms_factors(const Case& g, Checks& c) {
   const auto& sc = g.scalars();
   if (sc.contains("lr_factor_table")) {
     for (const auto& row : sc.at("lr_factor_table")) {
@@ -37,7 +37,9 @@ void check_kotms(const Case& g, Checks& c) {
                   std::to_string(l) + ", " + std::to_string(r) + ")");
     }
   }
-  const int64_t hl = g.hp().value("l", int64_t(0)), hr = g.hp().value("r", int64_t(0));
+}
+
+void check_kotms_forward(const Case& g, Checks& c) {
   for (bool f64 : {true, false}) {
     const std::string p = f64 ? "fwd.f64." : "fwd.f32.";
     if (!g.has(p + "B")) continue;
@@ -48,8 +50,16 @@ void check_kotms(const Case& g, Checks& c) {
     allclose(c, p + "B", B, g.t(p + "B"), t);
     allclose(c, p + "C", C, g.t(p + "C"), t);
     allclose(c, p + "W_rot", kron_rotate(W, C, B), g.t(p + "W_rot"), t);
+    // Orthogonal to working precision (max |F^T F - I| of 1e-12 in f64, 1e-5 in f32).
+    const double orth = f64 ? 1e-12 : 1e-5;
+    c.ratio(p + "B orthogonal", max_abs(B.t().mm(B) - at::eye(B.size(0), B.options())) / orth);
+    c.ratio(p + "C orthogonal", max_abs(C.t().mm(C) - at::eye(C.size(0), C.options())) / orth);
   }
-  const auto& runs = sc.at("runs");
+}
+
+void check_kotms_runs(const Case& g, Checks& c) {
+  const int64_t hl = g.hp().value("l", int64_t(0)), hr = g.hp().value("r", int64_t(0));
+  const auto& runs = g.scalars().at("runs");
   for (auto it = runs.begin(); it != runs.end(); ++it) {
     const std::string name = it.key();
     const auto& run = it.value();
@@ -91,6 +101,12 @@ void check_kotms(const Case& g, Checks& c) {
     allclose(c, name + ".C", r.C, g.t(name + ".C"), ts);
     allclose(c, name + ".W_rot", r.W_rot, g.t(name + ".W_rot"), ts);
   }
+}
+
+void check_kotms(const Case& g, Checks& c) {
+  check_kotms_factors(g, c);
+  check_kotms_forward(g, c);
+  check_kotms_runs(g, c);
 }
 
 }  // namespace twla::golden

@@ -105,6 +105,18 @@ void check_act_quant(const Case& g, Checks& c) {
   }
 }
 
+// add_batch: X in chunks of add_batch_rows rows, each one sample (cases without X: nothing).
+void check_gptq_add_batch(const Case& g, Checks& c) {
+  const auto& hp = g.hp();
+  if (!g.has("X") || !hp.contains("add_batch_rows")) return;
+  Tensor X = g.f32("X");
+  const int64_t rows = hp.at("add_batch_rows").get<int64_t>();
+  HessianAccumulator acc;
+  for (int64_t j = 0; j + rows <= X.size(0); j += rows)
+    hessian_add_batch(acc, X.narrow(0, j, rows).unsqueeze(0));
+  c.rel_to_max("H from add_batch (of 1e-5 x max)", acc.H, g.f32("H"), 1e-5);
+}
+
 void check_gptq(const Case& g, Checks& c) {
   const auto& hp = g.hp();
   const auto& sc = g.scalars();
@@ -118,17 +130,7 @@ void check_gptq(const Case& g, Checks& c) {
   cfg.blocksize = hp.at("blocksize").get<int>();
   Tensor W = g.f32("W");
   const double wmax = max_abs(W);
-
-  // add_batch: X in n_add_batch_calls chunks of add_batch_rows rows, each one sample.
-  if (g.has("X") && hp.contains("add_batch_rows")) {
-    Tensor X = g.f32("X");
-    const int64_t rows = hp.at("add_batch_rows").get<int64_t>();
-    HessianAccumulator acc;
-    for (int64_t j = 0; j + rows <= X.size(0); j += rows)
-      hessian_add_batch(acc, X.narrow(0, j, rows).unsqueeze(0));
-    c.rel_to_max("H from add_batch (of 1e-5 x max)", acc.H, g.f32("H"), 1e-5);
-  }
-
+  check_gptq_add_batch(g, c);
   GptqOutput o = gptq_quantize(W, g.f32("H"), cfg, g.name, /*keep_trace=*/true);
   c.same("codes", o.codes, g.t("codes"));
   c.same("zero", o.zero, g.f32("zero"));

@@ -6,7 +6,8 @@
 //   fp32-activation GEMM.
 // Kernel formats: tq2 (kernels/tq2.h) from format "ternary" (ternary-absmean, ternary-threshold);
 // e2m (kernels/e2m.h) from format "e2m" (e2m-atq; gptq with ternary: true when its groups are
-// whole rows or multiples of 128 columns). Others (uniform, dense) run dequantized, and
+// whole rows or multiples of 128 columns, or act-order groups with at most two per 128 columns,
+// quantizers/e2m_convert.h e2m_kernel_blocks). Others (uniform, dense) run dequantized, and
 // kernel_linears() / fallback_linears() say which ran where, so a run never claims kernels it
 // did not use.
 // Not here: the fake-quant backend (quant_ops.h), the kernels (kernels/).

@@ -55,11 +55,14 @@ PackedWeight tq2_decode(const PackedArrays& a, const std::vector<int64_t>& shape
 }
 
 // ---- e2m: one byte array "data", the e2m kernel buffer; attrs groups, block_size (not in the buffer) ----
+// A g_idx form (GPTQ-ternary act-order) is stored in its kernel-block layout (e2m_kernel_blocks),
+// whose groups and block_size the attrs record, so decoding gives equal weights without g_idx.
 PackedArrays e2m_encode(const PackedWeight& p) {
-  const kernels::E2mBuffer buf = e2m_to_kernel(p);
+  const PackedWeight k = e2m_kernel_blocks(p);
+  const kernels::E2mBuffer buf = e2m_to_kernel(k);
   Tensor t = at::empty({int64_t(buf.bytes.size())}, at::kByte);
   std::memcpy(t.data_ptr<uint8_t>(), buf.bytes.data(), buf.bytes.size());
-  return {{{"data", t}}, {{"groups", p.attrs.at("groups")}, {"block_size", p.attrs.at("block_size")}}};
+  return {{{"data", t}}, {{"groups", k.attrs.at("groups")}, {"block_size", k.attrs.at("block_size")}}};
 }
 PackedWeight e2m_decode(const PackedArrays& a, const std::vector<int64_t>& shape, const std::string& where) {
   Tensor t = array_of(a, "data", where);

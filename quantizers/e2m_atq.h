@@ -85,7 +85,9 @@ E2mAtqOutput e2m_atq_quantize_from_inputs(const Tensor& W, const Tensor& H,
 //   t0, t1 int8 [oc, ic]: trit planes (t1 = 0 in order-1 groups)
 //   mu, alpha0, alpha1 fp32 [oc, n_blocks, G]
 //   attrs block_size, groups (G)
-//   W[r, c] = (mu + alpha0 * t0) + alpha1 * t1 with the params of (r, block(c), group[r, c]).
+//   W[r, c] = (mu + alpha0 * t0) + alpha1 * t1 with the params of (r, block(c), group[r, c]),
+//   block(c) = c / block_size; or, where attr g_idx = 1, block(c) = g_idx[c] from an int32 part
+//   g_idx [ic] (GPTQ-ternary with act-order and dynamic groups: n_blocks = GPTQ's groups).
 // Storage bits (honest): ceil(log2 G) group bits + 1.6 per trit plane entry (5 trits per byte;
 // t1 only where the group is order 2) + 16 bits per stored fp16 param per row and block.
 double e2m_bits_per_weight(int64_t oc, int64_t ic, int64_t block_size,

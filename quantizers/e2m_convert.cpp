@@ -5,14 +5,100 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "core/error.h"
 #include "core/tensor.h"
 
 namespace twla {
 
+namespace {
+bool has_g_idx(const PackedWeight& p) {
+  auto it = p.attrs.find("g_idx");
+  return it != p.attrs.end() && it->second != 0;
+}
+// Per 128-column kernel block, the distinct groups (g_idx values) of its columns, ascending.
+std::vector<std::vector<int64_t>> kernel_block_groups(const PackedWeight& p) {
+  const int64_t ic = p.shape.at(1), K = kernels::kE2mBlock;
+  TWLA_CHECK(p.parts.count("g_idx"), "e2m packed weight has attr g_idx = 1 but no part 'g_idx'; re-pack it");
+  Tensor g = p.parts.at("g_idx").to(at::kLong).contiguous();
+  check_shape(g, {ic}, "e2m g_idx");
+  const int64_t* pg = g.data_ptr<int64_t>();
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t st = 0; st < ic; st += K) {
+    std::vector<int64_t> d(pg + st, pg + std::min(ic, st + K));
+    std::sort(d.begin(), d.end());
+    d.erase(std::unique(d.begin(), d.end()), d.end());
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+size_t most_groups(const std::vector<std::vector<int64_t>>& blocks) {
+  size_t n = 0;
+  for (const auto& d : blocks) n = std::max(n, d.size());
+  return n;
+}
+}  // namespace
+
+PackedWeight e2m_kernel_blocks(const PackedWeight& p) {
+  if (!has_g_idx(p)) return p;
+  TWLA_CHECK(p.format == "e2m" && p.shape.size() == 2, "e2m_kernel_blocks needs a 2-D \"e2m\" packed weight");
+  const int64_t oc = p.shape[0], ic = p.shape[1], K = kernels::kE2mBlock;
+  auto gr = p.attrs.find("groups");
+  TWLA_CHECK(gr != p.attrs.end() && gr->second == 1, "e2m packed weight with a g_idx map has groups=",
+             gr == p.attrs.end() ? -1 : gr->second, "; only GPTQ-ternary's one order-2 group per GPTQ group "
+             "(groups=1) can be laid out for the e2m kernels");
+  for (const char* k : {"group", "t0", "t1", "mu", "alpha0", "alpha1"})
+    TWLA_CHECK(p.parts.count(k), "e2m packed weight lacks part '", k, "'");
+  const auto blocks = kernel_block_groups(p);
+  for (size_t b = 0; b < blocks.size(); ++b)
+    TWLA_CHECK(blocks[b].size() <= 2, "e2m kernel block ", b, " (columns ", int64_t(b) * K, "..",
+               std::min(ic, int64_t(b + 1) * K) - 1, ") holds columns of ", blocks[b].size(),
+               " act-order GPTQ groups; the e2m layout has two order-2 groups per 128 columns. Quantize with "
+               "gptq static_groups: true (or act_order: false), or run the layer dequantized (format parts-e2m)");
+  const int64_t nb = int64_t(blocks.size()), G = most_groups(blocks) <= 1 ? 1 : 4;
+  Tensor mu = p.parts.at("mu").to(at::kFloat), a0 = p.parts.at("alpha0").to(at::kFloat);
+  Tensor a1 = p.parts.at("alpha1").to(at::kFloat);
+  const int64_t src_groups = mu.size(1);
+  check_shape(mu, {oc, src_groups, 1}, "e2m mu");
+  check_shape(a0, {oc, src_groups, 1}, "e2m alpha0");
+  check_shape(a1, {oc, src_groups, 1}, "e2m alpha1");
+  // Slot j of kernel block b (an A group, owning whole columns) holds GPTQ group blocks[b][j].
+  Tensor kmu = at::zeros({oc, nb, G}, at::kFloat), ka0 = at::zeros({oc, nb, G}, at::kFloat);
+  Tensor ka1 = at::zeros({oc, nb, G}, at::kFloat);
+  Tensor slot = at::zeros({ic}, at::kByte);
+  Tensor gi = p.parts.at("g_idx").to(at::kLong);
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto& d = blocks[size_t(b)];
+    for (int64_t j = 0; j < int64_t(d.size()); ++j) {
+      TWLA_CHECK(d[size_t(j)] >= 0 && d[size_t(j)] < src_groups, "e2m packed part g_idx names group ",
+                 d[size_t(j)], " of ", src_groups, "; re-pack the model");
+      kmu.select(1, b).select(1, j).copy_(mu.select(1, d[size_t(j)]).select(1, 0));
+      ka0.select(1, b).select(1, j).copy_(a0.select(1, d[size_t(j)]).select(1, 0));
+      ka1.select(1, b).select(1, j).copy_(a1.select(1, d[size_t(j)]).select(1, 0));
+      const int64_t st = b * K, w = std::min(K, ic - st);
+      Tensor cols = slot.narrow(0, st, w);
+      cols.masked_fill_(gi.narrow(0, st, w).eq(d[size_t(j)]), uint8_t(j));
+    }
+  }
+  PackedWeight k;
+  k.format = "e2m";
+  k.shape = p.shape;
+  k.parts = {{"group", slot.unsqueeze(0).expand({oc, ic}).contiguous()},
+             {"t0", p.parts.at("t0")}, {"t1", p.parts.at("t1")},
+             {"mu", kmu}, {"alpha0", ka0}, {"alpha1", ka1}};
+  k.attrs = {{"block_size", K}, {"groups", G}};
+  k.bits_per_weight = p.bits_per_weight;
+  return k;
+}
+
 bool e2m_kernel_supports(const PackedWeight& p) {
   if (p.format != "e2m" || p.shape.size() != 2) return false;
+  if (has_g_idx(p)) {
+    auto gr = p.attrs.find("groups");
+    return gr != p.attrs.end() && gr->second == 1 && p.parts.count("g_idx") &&
+           p.parts.at("g_idx").numel() == p.shape[1] && most_groups(kernel_block_groups(p)) <= 2;
+  }
   auto bs = p.attrs.find("block_size");
   return bs != p.attrs.end() && bs->second > 0 && (bs->second % kernels::kE2mBlock == 0 || bs->second >= p.shape[1]);
 }
@@ -21,6 +107,7 @@ kernels::E2mBuffer e2m_to_kernel(const PackedWeight& p) {
   TWLA_CHECK(p.format == "e2m", "the e2m kernel format needs an \"e2m\" packed weight, got format \"", p.format,
              "\"; quantize with e2m-atq");
   TWLA_CHECK(p.shape.size() == 2, "e2m packed weight needs a 2-D shape");
+  if (has_g_idx(p)) return e2m_to_kernel(e2m_kernel_blocks(p));
   const int64_t oc = p.shape[0], ic = p.shape[1];
   auto bs = p.attrs.find("block_size"), gr = p.attrs.find("groups");
   const int64_t K = kernels::kE2mBlock;

@@ -278,35 +278,37 @@ GptqOutput gptq_quantize(const Tensor& W_orig, const Tensor& H_orig, const GptqC
 PackedWeight gptq_pack(const GptqOutput& o, const GptqConfig& cfg) {
   const int64_t oc = o.Q.size(0), ic = o.Q.size(1), G = o.scale.size(1);
   const int64_t gs = cfg.group_size > 0 ? std::min<int64_t>(cfg.group_size, ic) : ic;
-  // Contiguous groups: original column c is in group c / gs (or 0 per row).
+  // Contiguous groups: original column c is in group c / gs (or 0 per row). Otherwise (act-order
+  // with dynamic groups) the group of column c is g_idx[c], stored as an int32 part [ic].
   const bool contiguous =
       G == 1 || at::equal(o.g_idx, at::arange(ic, at::kLong).div(gs, "floor"));
-  Tensor scale = contiguous ? o.scale : o.scale.index_select(1, o.g_idx);
-  Tensor zero = contiguous ? o.zero : o.zero.index_select(1, o.g_idx);
-  const int64_t stored_gs = contiguous ? (G == 1 ? -1 : gs) : 1;
-  // Honest storage: codes, fp16 params per row and group, an int32 g_idx when not contiguous.
+  // Honest storage: codes, fp16 params per row and group, plus the int32 g_idx (32 bits per
+  // column, shared by the rows) when the groups are not contiguous.
   const double gidx_bits = contiguous ? 0.0 : 32.0 / static_cast<double>(oc);
   PackedWeight p;
   p.shape = {oc, ic};
   if (!cfg.ternary) {
     p.format = "uniform";
-    p.parts = {{"codes", o.codes.to(at::kByte)}, {"scale", scale}, {"zero", zero}};
-    p.attrs = {{"group_size", stored_gs}};
+    p.parts = {{"codes", o.codes.to(at::kByte)}, {"scale", o.scale}, {"zero", o.zero}};
+    p.attrs = {{"group_size", G == 1 ? -1 : gs}};
     // zero is an integer in [0, 2^bits - 1]: `bits` bits; scale fp16.
     p.bits_per_weight = cfg.bits + static_cast<double>(G) * (16.0 + cfg.bits) / ic + gidx_bits;
   } else {
-    // One order-2 group per block: 0 + max * [code == 1] + min * [code == -1].
-    const int64_t bs = contiguous ? (G == 1 ? ic : gs) : 1;
-    const int64_t nb = (ic + bs - 1) / bs;
+    // One order-2 group per block: 0 + max * [code == 1] + min * [code == -1]; the "blocks" are
+    // GPTQ's groups (block b holds the columns c with g_idx[c] == b when g_idx is stored).
     p.format = "e2m";
     p.parts = {{"group", at::zeros({oc, ic}, at::kByte)},
                {"t0", o.codes.eq(1).to(at::kChar)},
                {"t1", o.codes.eq(-1).to(at::kChar)},
-               {"mu", at::zeros({oc, nb, 1}, at::kFloat)},
-               {"alpha0", scale.reshape({oc, nb, 1}).contiguous()},
-               {"alpha1", zero.reshape({oc, nb, 1}).contiguous()}};
-    p.attrs = {{"block_size", bs}, {"groups", 1}};
+               {"mu", at::zeros({oc, G, 1}, at::kFloat)},
+               {"alpha0", o.scale.reshape({oc, G, 1}).contiguous()},
+               {"alpha1", o.zero.reshape({oc, G, 1}).contiguous()}};
+    p.attrs = {{"block_size", G == 1 ? ic : gs}, {"groups", 1}};
     p.bits_per_weight = 8.0 / 5.0 + static_cast<double>(G) * 32.0 / ic + gidx_bits;
+  }
+  if (!contiguous) {
+    p.parts["g_idx"] = o.g_idx.to(at::kInt);
+    p.attrs["g_idx"] = 1;
   }
   return p;
 }

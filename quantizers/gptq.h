@@ -58,9 +58,11 @@ GptqOutput gptq_quantize(const Tensor& W, const Tensor& H, const GptqConfig& cfg
                          const std::string& layer = "layer", bool keep_trace = false);
 
 // The packed form: "uniform" (codes uint8, scale/zero [oc, G]) for n bits, "e2m" with one
-// group of two 0/1 planes (mu 0, alpha0 = max, alpha1 = min) for ternary. Act-order with
-// dynamic groups has non-contiguous groups, which those layouts cannot name yet: scale/zero are
-// then stored per column (group size 1) and bits_per_weight counts the layout with g_idx.
+// group of two 0/1 planes (mu 0, alpha0 = max, alpha1 = min [oc, G, 1]) for ternary. Act-order
+// with dynamic groups has non-contiguous groups: the params stay one per row and group, and
+// column c's group is g_idx[c], stored as an int32 part g_idx [ic] with attr g_idx = 1 (see
+// core/types.h, quantizers/e2m_atq.h). bits_per_weight counts exactly that: codes, fp16 params
+// per row and group, and 32 bits per column for g_idx when it is stored.
 PackedWeight gptq_pack(const GptqOutput& out, const GptqConfig& cfg);
 
 }  // namespace twla

@@ -1,5 +1,5 @@
-// tests/allocators/test_ila_amp_dp.cpp: the ILA-AMP DP against the golden case ila_amp_dp_L6
-// (every budget/beta pair, the tie probe, the infeasible quirk) and against a brute force over
+// tests/allocators/test_ila_amp_dp.cpp: the ILA-AMP DP against every ila_amp_dp_* golden case
+// (through experiments/golden_check_alloc.cpp) and against a brute force over
 // every bit vector; the allocator plugins' bad settings give one-line errors naming the field.
 #include <cmath>
 #include <functional>
@@ -8,33 +8,11 @@
 #include "allocators/allocator.h"
 #include "allocators/ila_amp_dp.h"
 #include "tests/catch.h"
-#include "tests/support/golden.h"
+#include "tests/support/golden_cases.h"
 
 using namespace twla;
 
 namespace {
-struct Tables {
-  std::vector<int> abits;
-  Table2 delta1;
-  Table3 pair;
-  double base = 0;
-};
-Tables golden_tables(const test::GoldenCase& g) {
-  Tables t;
-  Tensor ab = g.t("abits"), d1 = g.f64("delta1"), pn = g.f64("pair_nll");
-  for (int64_t i = 0; i < ab.numel(); ++i) t.abits.push_back(int(ab[i].item<int64_t>()));
-  const int64_t L = d1.size(0), B = d1.size(1);
-  t.delta1.assign(size_t(L), std::vector<double>(size_t(B)));
-  t.pair.assign(size_t(L - 1), Table2(size_t(B), std::vector<double>(size_t(B))));
-  for (int64_t i = 0; i < L; ++i)
-    for (int64_t b = 0; b < B; ++b) t.delta1[size_t(i)][size_t(b)] = d1[i][b].item<double>();
-  for (int64_t i = 0; i + 1 < L; ++i)
-    for (int64_t bp = 0; bp < B; ++bp)
-      for (int64_t b = 0; b < B; ++b) t.pair[size_t(i)][size_t(bp)][size_t(b)] = pn[i][bp][b].item<double>();
-  t.base = g.meta["scalars"]["base_nll"].get<double>();
-  return t;
-}
-
 // Every bit vector; the objective summed in the DP's order; ties to the reference's rule are not
 // modelled, so callers compare the value (and the bits where the minimum is unique).
 DpResult brute_force(const Table2& d1, const Table3& k, const std::vector<int>& abits, int budget,
@@ -65,38 +43,10 @@ DpResult brute_force(const Table2& d1, const Table3& k, const std::vector<int>& 
 }
 }  // namespace
 
-TEST_CASE("ila-amp DP: golden case ila_amp_dp_L6 exactly", "[allocators]") {
-  auto g = test::load_golden("ila_amp_dp_L6");
-  Tables t = golden_tables(g);
-  const int L = int(t.delta1.size());
-  Table3 k = ila_amp_interaction(t.delta1, t.pair, t.base);
-  Tensor want_k = g.f64("k");
-  double worst = 0;
-  for (int i = 0; i + 1 < L; ++i)
-    for (size_t bp = 0; bp < t.abits.size(); ++bp)
-      for (size_t b = 0; b < t.abits.size(); ++b)
-        worst = std::max(worst, std::abs(k[size_t(i)][bp][b] - want_k[i][int64_t(bp)][int64_t(b)].item<double>()));
-  CHECK(worst <= 1e-15);
-  int n = 0;
-  for (const auto& r : g.meta["scalars"]["results"]) {
-    const double avg = r["avg_bit_budget"].get<double>(), beta = r["beta"].get<double>();
-    CAPTURE(avg, beta);
-    const int budget = ila_amp_budget(avg, L);
-    CHECK(budget == r["budget_int"].get<int>());
-    DpResult d = ila_amp_dp(t.delta1, k, t.abits, budget, beta);
-    CHECK(d.bits == r["bits"].get<std::vector<int>>());
-    CHECK(d.used_budget == r["used_budget"].get<int>());
-    CHECK(std::abs(d.best_val - r["best_val"].get<double>()) <= 1e-12);
-    CHECK(d.feasible == (r["best_val"].get<double>() < 1e17));
-    ++n;
-  }
-  CHECK(n == 8);
-  const auto& tie = g.meta["scalars"]["tie_probe_all_zero_tables"];
-  Table2 z1(static_cast<size_t>(L), std::vector<double>(t.abits.size(), 0.0));
-  Table3 zk(static_cast<size_t>(L - 1), Table2(t.abits.size(), std::vector<double>(t.abits.size(), 0.0)));
-  DpResult d = ila_amp_dp(z1, zk, t.abits, ila_amp_budget(tie["avg_bit_budget"].get<double>(), L), 0.5);
-  CHECK(d.bits == tie["bits"].get<std::vector<int>>());
-  CHECK(d.used_budget == tie["used_budget"].get<int>());
+TEST_CASE("ila-amp DP: every ila_amp_dp_* golden case exactly", "[allocators]") {
+  // The interaction table k; per budget/beta pair the budget, bits, used budget, best value and
+  // feasibility (the infeasible quirk); the all-zero tie probe (golden_check_alloc.cpp).
+  CHECK(test::check_golden_cases("ila_amp_dp_") >= 1);
 }
 
 TEST_CASE("ila-amp DP: budget rounds half to even, as Python's round", "[allocators]") {

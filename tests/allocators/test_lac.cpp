@@ -1,45 +1,26 @@
-// tests/allocators/test_lac.cpp: the LAC clip search against the golden case lac_search_64to32
-// (grid, per-p SSE, choice, count) and against a slow per-p loop written as the reference runs it.
+// tests/allocators/test_lac.cpp: the LAC clip search against every lac_search_* golden case
+// (experiments/golden_check_alloc.cpp), its default grid, and against a slow per-p loop written
+// as the reference runs it.
 #include <cmath>
 
 #include "allocators/lac.h"
 #include "quantizers/act_quant.h"
 #include "tests/catch.h"
-#include "tests/support/golden.h"
+#include "tests/support/golden_cases.h"
 
 using namespace twla;
 
-TEST_CASE("lac: grid is numpy.arange(0.5, 1.0, 0.005), 1.0 excluded", "[allocators]") {
+TEST_CASE("lac: every lac_search_* golden case (grid, y, sse, choice, count)", "[allocators]") {
+  CHECK(test::check_golden_cases("lac_search_") >= 1);   // golden_check_alloc.cpp check_lac
+}
+
+TEST_CASE("lac: the default grid is the reference's numpy.arange(0.5, 1.0, 0.005), 1.0 excluded", "[allocators]") {
   auto g = test::load_golden("lac_search_64to32");
-  auto grid = lac_grid();
   Tensor want = g.f64("p_list");
+  const auto grid = lac_grid();
   REQUIRE(int64_t(grid.size()) == want.numel());
   for (size_t i = 0; i < grid.size(); ++i) CHECK(grid[i] == want[int64_t(i)].item<double>());
   CHECK(grid.back() < 1.0);
-}
-
-TEST_CASE("lac: golden case lac_search_64to32 (A4 and A2)", "[allocators]") {
-  auto g = test::load_golden("lac_search_64to32");
-  Tensor W = g.f32("W"), bias = g.f32("bias");
-  for (const char* key : {"A4", "A2"}) {
-    const int bits = key[1] - '0';
-    CAPTURE(key);
-    LacSearch s(bits, lac_grid(), true);
-    for (int i = 0; g.has("x" + std::to_string(i)); ++i) s.add(g.f32("x" + std::to_string(i)), W, bias);
-    Tensor want = g.f64(std::string(key) + ".sse");
-    double worst = 0;
-    for (int64_t p = 0; p < want.numel(); ++p) {
-      const double w = want[p].item<double>();
-      worst = std::max(worst, std::abs(s.sse()[size_t(p)] - w) / std::abs(w));
-    }
-    CHECK(worst <= 1e-4);
-    const auto& r = g.meta["scalars"]["results"][key];
-    LacChoice c = s.best(0.9);
-    CHECK(c.index == r["best_index"].get<int>());
-    CHECK(c.clip == r["best_p"].get<double>());
-    CHECK(s.count() == r["count"].get<int64_t>());
-    CHECK(std::abs(c.mse - r["best_mse"].get<double>()) <= 1e-4 * r["best_mse"].get<double>());
-  }
 }
 
 TEST_CASE("lac: the vectorized search equals a per-p loop (more rows than a chunk)", "[allocators]") {

@@ -1,5 +1,6 @@
 // tests/experiments/test_check_golden.cpp: `check_golden_dir` (behind `twla check-golden`) on the
-// public golden set, and on corrupted copies of cases, which must fail with a readable detail.
+// public golden set, and on corrupted copies of cases (every kind whose tests call golden_check),
+// which must fail with a readable detail.
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <string>
 
 #include "core/fs.h"
 #include "core/paths.h"
@@ -69,23 +71,36 @@ TEST_CASE("check-golden: a corrupted copy fails and says what and by how much") 
   copy_case("rtn_3bit_g128_asym_32x256", d, [](auto& t) { t.erase("scale"); });
   // One measured pair NLL moved by 1e-9: the interaction table fails its 1e-15 tolerance.
   copy_case("ila_amp_dp_L6", d, [](auto& t) { t["pair_nll"][1][0][0] += 1e-9; });
+  // The kinds whose tests call golden_check part by part: one E2M-ATQ mask entry flipped, one
+  // primitive fit moved, one KOTMS loss moved by 1e-8 relative, one LAC SSE by 1e-3.
+  copy_case("e2m_atq_full_16x192_dead_partial", d, [](auto& t) {
+    t["block1.mask_sal_hi"][3][5] = 1 - t["block1.mask_sal_hi"][3][5];
+  });
+  copy_case("e2m_atq_primitives_16x128", d, [](auto& t) { t["rand.x_o2"][2][9] += 1e-3f; });
+  copy_case("kotms_32x256", d, [](auto& t) { t["given_cli_f64.losses"][2] *= 1 + 1e-8; });
+  copy_case("lac_search_64to32", d, [](auto& t) { t["A4.sse"][3] *= 1.001; });
   auto results = golden::check_golden_dir(d.string());
-  REQUIRE(results.size() == 4);
-  for (const auto& r : results) std::printf("corrupted %s: %s\n", r.name.c_str(), r.detail.c_str());
-  const auto& gptq = results[0];
-  CHECK(gptq.name == "gptq_4bit_g128_asym_32x256");
-  CHECK_FALSE(gptq.pass);
-  CHECK(gptq.detail.find("codes differs (1 of 8192 entries)") != std::string::npos);
-  CHECK_FALSE(results[1].pass);
-  CHECK(results[1].detail.find("k (of 1e-15 abs)") != std::string::npos);
-  const auto& miss = results[2];
-  CHECK_FALSE(miss.pass);
-  CHECK(miss.detail.find("no tensor 'scale'") != std::string::npos);
-  const auto& rtn = results[3];
-  CHECK(rtn.name == "rtn_4bit_perchannel_asym_32x256");
-  CHECK_FALSE(rtn.pass);
+  REQUIRE(results.size() == 8);
+  std::map<std::string, golden::CaseResult> by;
+  for (const auto& r : results) {
+    std::printf("corrupted %s: %s\n", r.name.c_str(), r.detail.c_str());
+    CHECK_FALSE(r.pass);
+    by[r.name] = r;
+  }
+  auto says = [&](const std::string& name, const std::string& what) {
+    INFO(name << ": " << by.at(name).detail);
+    return by.at(name).detail.find(what) != std::string::npos;
+  };
+  CHECK(says("gptq_4bit_g128_asym_32x256", "codes differs (1 of 8192 entries)"));
+  CHECK(says("ila_amp_dp_L6", "k (of 1e-15 abs)"));
+  CHECK(says("rtn_3bit_g128_asym_32x256", "no tensor 'scale'"));
+  const auto& rtn = by.at("rtn_4bit_perchannel_asym_32x256");
   CHECK(rtn.max_err_ratio > 1);
-  CHECK(rtn.detail.find("Q (of 1e-7 abs)") != std::string::npos);
-  CHECK(rtn.detail.find("codes") == std::string::npos);
+  CHECK(says(rtn.name, "Q (of 1e-7 abs)"));
+  CHECK_FALSE(says(rtn.name, "codes"));
+  CHECK(says("e2m_atq_full_16x192_dead_partial", "block1.mask_sal_hi differs (1 of 1024 entries)"));
+  CHECK(says("e2m_atq_primitives_16x128", "rand.x_o2 (rtol 1e-5, atol 1e-7)"));
+  CHECK(says("kotms_32x256", "given_cli_f64.losses[2]"));
+  CHECK(says("lac_search_64to32", "A4.sse"));
   fs::remove_all(d);
 }

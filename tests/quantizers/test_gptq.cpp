@@ -1,11 +1,17 @@
 // tests/quantizers/test_gptq.cpp: GPTQ against every gptq_* golden case (through
 // experiments/golden_check: codes exact, started from the stored H), the row kernel against a
-// plain column loop, the ternary grid, packed forms, errors and thread determinism.
+// plain column loop, the ternary grid, packed forms (act-order groups: [oc, G] params + int32
+// g_idx, their storage accounting and e2m kernel layout), errors and thread determinism.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <cstdio>
+#include <string>
 
+#include "core/error.h"
+#include "experiments/packed_formats.h"
+#include "kernels/e2m.h"
+#include "quantizers/e2m_convert.h"
 #include "quantizers/gptq.h"
 #include "quantizers/hessian.h"
 #include "quantizers/quantizer.h"
@@ -80,6 +86,131 @@ TEST_CASE("gptq: small groups, act-order with dynamic groups, packed forms", "[g
       Tensor rtn = s * (at::clamp(at::round(Wz / s) + z, 0, 7) - z);
       auto metric = [&](const Tensor& Q) { return ((Q - Wz).matmul(H) * (Q - Wz)).sum().item<double>(); };
       CHECK(metric(o.Q) < metric(rtn));
+    }
+  }
+}
+
+namespace {
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  return a.sizes() == b.sizes() && at::equal(a.contiguous().view(at::kInt), b.contiguous().view(at::kInt));
+}
+// bits_per_weight from what the parts hold: codes (n bits, or 1.6 per ternary plane entry as 5
+// trits per byte), fp16 scale/alpha0 and the zero point (n bits; ternary: fp16 alpha1), 32 bits
+// per g_idx entry. GPTQ-ternary's group ids and mu are constant 0 and not stored.
+double stored_bits(const PackedWeight& p, int bits) {
+  const double n = double(p.shape[0] * p.shape[1]);
+  const double gidx = p.parts.count("g_idx") ? 32.0 * double(p.parts.at("g_idx").numel()) : 0.0;
+  if (p.format == "uniform")
+    return (double(bits) * double(p.parts.at("codes").numel() + p.parts.at("zero").numel()) +
+            16.0 * double(p.parts.at("scale").numel()) + gidx) / n;
+  return (1.6 * double(p.parts.at("t0").numel()) +
+          16.0 * double(p.parts.at("alpha0").numel() + p.parts.at("alpha1").numel()) + gidx) / n;
+}
+}  // namespace
+
+TEST_CASE("gptq pack: act-order groups stored as [oc, G] params + int32 g_idx, exact, honest bits", "[gptq]") {
+  // 512 columns: four groups of 128; 200: a partial last group (72 columns) and a partial block.
+  for (int64_t ic : {512, 200}) {
+    for (bool ternary : {false, true}) {
+      for (bool ao : {false, true}) {
+        CAPTURE(ic, ternary, ao);
+        const int64_t oc = 32, G = (ic + 127) / 128;
+        Tensor W = randn({oc, ic}, 51 + ic);
+        Tensor H = synthetic_H(ic, 52 + ic);
+        GptqConfig cfg;
+        cfg.ternary = ternary;
+        cfg.group_size = 128;
+        cfg.act_order = ao;
+        GptqOutput o = gptq_quantize(W, H, cfg);
+        PackedWeight p = gptq_pack(o, cfg);
+        CHECK(bitwise_equal(dequantize(p), o.Q));
+        CHECK(p.format == (ternary ? "e2m" : "uniform"));
+        // Params one per row and group, never per column.
+        for (const char* k : {"scale", "zero", "alpha0", "alpha1"})
+          if (p.parts.count(k)) CHECK(p.parts.at(k).size(1) == G);
+        REQUIRE(p.parts.count("g_idx") == (ao ? 1u : 0u));
+        CHECK(p.attrs.count("g_idx") == (ao ? 1u : 0u));
+        if (ao) {
+          CHECK(p.parts.at("g_idx").scalar_type() == at::kInt);
+          CHECK(at::equal(p.parts.at("g_idx").to(at::kLong), o.g_idx));
+          CHECK_FALSE(at::equal(o.g_idx, at::arange(ic, at::kLong).div(128, "floor")));   // really scattered
+        }
+        CHECK(p.bits_per_weight == Approx(stored_bits(p, cfg.bits)).epsilon(1e-12));
+        CHECK(p.bits_per_weight ==
+              Approx((ternary ? 1.6 + G * 32.0 / ic : 4 + G * 20.0 / ic) + (ao ? 32.0 / oc : 0)).epsilon(1e-12));
+      }
+    }
+  }
+}
+
+TEST_CASE("gptq pack: a corrupt g_idx is an error, not other weights", "[gptq]") {
+  Tensor W = randn({8, 256}, 53);
+  GptqConfig cfg;
+  cfg.group_size = 64;
+  cfg.act_order = true;
+  PackedWeight p = gptq_pack(gptq_quantize(W, synthetic_H(256, 54), cfg), cfg);
+  REQUIRE(p.parts.count("g_idx"));
+  PackedWeight bad = p;
+  bad.parts.at("g_idx") = p.parts.at("g_idx").clone();
+  bad.parts.at("g_idx")[7] = 4;   // only groups 0..3 exist
+  CHECK_THROWS_WITH(dequantize(bad), Catch::Matchers::Contains("g_idx names a group outside [0, 4)"));
+  bad = p;
+  bad.parts.erase("g_idx");
+  CHECK_THROWS_WITH(dequantize(bad), Catch::Matchers::Contains("attr g_idx = 1 but no part 'g_idx'"));
+  bad = p;
+  bad.attrs.erase("g_idx");
+  CHECK_THROWS_WITH(dequantize(bad), Catch::Matchers::Contains("a part 'g_idx' but not attr g_idx = 1"));
+}
+
+TEST_CASE("gptq pack: ternary act-order layers on the e2m kernels when a block holds <= 2 groups", "[gptq]") {
+  const int64_t oc = 24;
+  Tensor H256 = synthetic_H(256, 56), H320 = synthetic_H(320, 58);
+  // (ic, group size): 2 groups over 256 columns always fit; 5 groups of 64 over 320 do not.
+  for (auto [ic, gs] : std::vector<std::pair<int64_t, int>>{{256, 128}, {320, 64}}) {
+    CAPTURE(ic, gs);
+    GptqConfig cfg;
+    cfg.ternary = true;
+    cfg.group_size = gs;
+    cfg.act_order = true;
+    GptqOutput o = gptq_quantize(randn({oc, ic}, 55), ic == 256 ? H256 : H320, cfg);
+    PackedWeight p = gptq_pack(o, cfg);
+    REQUIRE(p.attrs.count("g_idx"));
+    int64_t most = 0;   // GPTQ groups per 128-column kernel block
+    for (int64_t st = 0; st < ic; st += 128)
+      most = std::max(most, std::get<0>(at::_unique(o.g_idx.narrow(0, st, std::min<int64_t>(128, ic - st)))).numel());
+    if (ic == 256) {
+      REQUIRE(most == 2);
+      CHECK(e2m_kernel_supports(p));
+      PackedWeight k = e2m_kernel_blocks(p);
+      CHECK(k.attrs.at("groups") == 4);
+      CHECK(k.attrs.at("block_size") == 128);
+      CHECK(k.parts.count("g_idx") == 0);
+      CHECK(bitwise_equal(dequantize(k), o.Q));
+      kernels::E2mBuffer buf = e2m_to_kernel(p);
+      Tensor Wk = at::empty({oc, ic}, at::kFloat);
+      kernels::e2m_dequantize(buf.view(), Wk.data_ptr<float>());
+      CHECK(bitwise_equal(Wk, o.Q));
+      // A packed model stores it as the e2m buffer, with the attrs of the kernel layout.
+      const PackedFormat& f = choose_packed_format(p, "L");
+      CHECK(f.name == "e2m");
+      CHECK(bitwise_equal(dequantize(f.decode(f.encode(p), p.shape, "test")), o.Q));
+    } else {
+      REQUIRE(most > 2);
+      CHECK_FALSE(e2m_kernel_supports(p));
+      std::string msg;
+      try {
+        e2m_to_kernel(p);
+      } catch (const Error& e) {
+        msg = e.what();
+      }
+      CAPTURE(msg);
+      CHECK(msg.find("act-order GPTQ groups") != std::string::npos);
+      CHECK(msg.find("static_groups: true") != std::string::npos);
+      const PackedFormat& f = choose_packed_format(p, "L");   // stored part by part, g_idx too
+      CHECK(f.name == "parts-e2m");
+      PackedWeight r = f.decode(f.encode(p), p.shape, "test");
+      CHECK(r.parts.count("g_idx") == 1);
+      CHECK(bitwise_equal(dequantize(r), o.Q));
     }
   }
 }

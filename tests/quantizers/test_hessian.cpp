@@ -1,5 +1,6 @@
 // tests/quantizers/test_hessian.cpp: H and S accumulation against the golden add_batch traces
-// (both references), the compat-only renormalisation, and the H-preparation errors.
+// (both references, through experiments/golden_check), the compat-only renormalisation, and the
+// H-preparation errors.
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdio>
@@ -8,7 +9,7 @@
 #include "core/error.h"
 #include "quantizers/hessian.h"
 #include "tests/catch.h"
-#include "tests/support/golden.h"
+#include "tests/support/golden_cases.h"
 
 using namespace twla;
 
@@ -20,38 +21,12 @@ double rel_to_max(const Tensor& a, const Tensor& b) {   // max |a-b| / max |b|
 }  // namespace
 
 TEST_CASE("hessian golden: TWLA add_batch, with the compat renormalisation", "[hessian][e2m]") {
-  for (const char* name : {"e2m_atq_full_32x256", "e2m_atq_full_16x192_dead_partial",
-                           "e2m_atq_ternary_rtn_32x256"}) {
-    CAPTURE(name);
-    auto g = test::load_golden(name);
-    Tensor X = g.f32("X");   // [B, T, ic], one add_batch call per sequence
-    auto flags = g.meta["scalars"]["add_batch_normalized"];
-    HessianAccumulator acc;
-    double worst = 0;
-    for (int64_t j = 0; j < X.size(0); ++j) {
-      hessian_add_batch(acc, X[j], /*compat_reference=*/true);
-      Tensor ref = g.f32("H_after_batch" + std::to_string(j));
-      double r = rel_to_max(acc.H, ref);
-      worst = std::max(worst, r);
-      CHECK(r <= 1e-5);
-      CHECK(acc.normalized.back() == flags[j].get<bool>());
-    }
-    CHECK(rel_to_max(acc.H, g.f32("H")) <= 1e-5);
-    std::printf("golden %s: H after each add_batch rel-to-max %.3g (tol 1e-5)\n", name, worst);
-
-    // S per 128-column block.
-    std::vector<Tensor> seqs;
-    for (int64_t j = 0; j < X.size(0); ++j) seqs.push_back(X[j]);
-    auto S = s_blocks_from_sequences(seqs, 128);
-    double ws = 0;
-    for (size_t b = 0; b < S.size(); ++b) {
-      Tensor ref = g.f32("block" + std::to_string(b) + ".S");
-      double r = rel_to_max(S[b], ref);
-      ws = std::max(ws, r);
-      CHECK(r <= 1e-5);
-    }
-    std::printf("golden %s: S blocks rel-to-max %.3g (tol 1e-4)\n", name, ws);
-  }
+  // H after each add_batch call and its renormalisation flag, the final H and the S blocks, each
+  // within 1e-5 of its max (golden_check_e2m.cpp check_e2m_add_batch), on every E2M-ATQ layer case.
+  std::vector<std::string> names = test::golden_cases("e2m_atq_full_");
+  for (const auto& r : test::golden_cases("e2m_atq_ternary_rtn_")) names.push_back(r);
+  CHECK(names.size() >= 3);
+  for (const auto& name : names) CHECK_GOLDEN_PART(name, check_e2m_add_batch);
 }
 
 TEST_CASE("hessian: default never renormalises; H = (2/N) sum x x^T", "[hessian][e2m]") {
@@ -73,14 +48,10 @@ TEST_CASE("hessian: default never renormalises; H = (2/N) sum x x^T", "[hessian]
 }
 
 TEST_CASE("hessian golden: IST-DASLab GPTQ add_batch", "[hessian][gptq]") {
-  auto g = test::load_golden("gptq_4bit_g128_asym_32x256");
-  Tensor X = g.f32("X");   // [512, ic], 4 calls of [1, 128, ic]
-  HessianAccumulator acc;
-  for (int64_t j = 0; j < 4; ++j) hessian_add_batch(acc, X.narrow(0, j * 128, 128).unsqueeze(0));
-  CHECK(acc.n_seq == 4);
-  double r = rel_to_max(acc.H, g.f32("H"));
-  CHECK(r <= 1e-5);
-  std::printf("golden gptq H: rel-to-max %.3g (tol 1e-5)\n", r);
+  // H from X in the reference's add_batch chunks (golden_check_quant.cpp check_gptq_add_batch).
+  const auto names = test::golden_cases("gptq_");
+  CHECK(names.size() >= 1);
+  for (const auto& name : names) CHECK_GOLDEN_PART(name, check_gptq_add_batch);
 }
 
 TEST_CASE("hessian: dead columns, damping, errors", "[hessian][gptq][e2m]") {
