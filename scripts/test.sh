@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/test.sh: README command 2 — install what is missing, build, run every test with ctest.
-# Data and models come from --data-dir/TWLA_DATA, default ../shared (read-only is fine).
+# Data and models come from TWLA_DATA, default ../shared (read-only is fine); extra args go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
