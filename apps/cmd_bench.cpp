@@ -1,5 +1,6 @@
 // apps/cmd_bench.cpp: `twla bench kernels|quantize|rotate|allocate [flags]`, the speed checks in bench/. Thin: it
 // forwards the flags (and the global --threads, which apply_global_flags consumed) to the bench.
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -14,14 +15,16 @@
 namespace twla::cli {
 
 int cmd_bench(const Args& a) {
+  // Each bench's own usage line (bench/*.cpp) lists all its flags: `twla bench TARGET --help`.
+  const char* usage = "usage: twla bench kernels|quantize|rotate|allocate [flags]; "
+                      "twla bench TARGET --help lists its flags";
+  if (!a.empty() && (a[0] == "--help" || a[0] == "-h")) {
+    std::cout << usage << "\n";
+    return 0;
+  }
   TWLA_CHECK(!a.empty() && (a[0] == "kernels" || a[0] == "quantize" || a[0] == "rotate" ||
                              a[0] == "allocate"),
-             "twla bench needs a target; usage: twla bench kernels [--shape OCxIC] ",
-             "[--batch 1,4,16] [--threads N] [--json FILE] [--min-time S] [--pool-mib M]; ",
-             "twla bench quantize [--shape OCxIC] [--threads N] [--thread-counts 1,2] [--stats-threads 1] ",
-             "[--json FILE] [--seqs 16] [--tokens 2048]; ",
-             "twla bench rotate [--tokens 2048] [--sizes 4096,11008] [--threads N] [--json FILE]; ",
-             "twla bench allocate [--layers L] [--windows 8] [--seqlen 128] [--workers N] [--json FILE]");
+             "twla bench needs a target; ", usage);
   std::vector<std::string> args{"--threads", std::to_string(get_threads())};
   args.insert(args.end(), a.begin() + 1, a.end());
   std::vector<char*> argv;

@@ -35,6 +35,11 @@ bool describe_registry(const Registry<T>& r, const Args& a) {
 }  // namespace
 
 int cmd_describe(const Args& a) {
+  if (!a.empty() && (a[0] == "--help" || a[0] == "-h")) {
+    std::cout << "usage: twla describe [descriptor | quantizer|rotation|allocator [NAME]]\n"
+                 "  no argument: every descriptor field with its default, then the plugin names\n";
+    return 0;
+  }
   if (describe_registry(quantizers(), a) || describe_registry(rotations(), a) ||
       describe_registry(allocators(), a))
     return 0;
@@ -55,6 +60,10 @@ int cmd_describe(const Args& a) {
 }
 
 int cmd_show(const Args& a) {
+  if (a.size() == 1 && (a[0] == "--help" || a[0] == "-h")) {
+    std::cout << "usage: twla show RUN.h5 (or a run folder: its results.h5)\n";
+    return 0;
+  }
   TWLA_CHECK(a.size() == 1, "usage: twla show RUN.h5 (or a run folder)");
   std::string p = a[0];
   if (dir_exists(p)) p += "/results.h5";

@@ -40,13 +40,13 @@ po::variables_map parse(const Args& a, po::options_description& desc,
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(a).options(desc).positional(pos).run(), vm);
+    if (vm.count("help")) {  // before notify(): --help alone must not fail on a required option
+      std::cout << "usage: " << usage << "\n" << desc;
+      std::exit(0);
+    }
     po::notify(vm);
   } catch (const po::error& e) {
     TWLA_FAIL(e.what(), "; usage: ", usage);
-  }
-  if (vm.count("help")) {
-    std::cout << "usage: " << usage << "\n" << desc;
-    std::exit(0);
   }
   return vm;
 }

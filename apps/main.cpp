@@ -23,14 +23,14 @@ const std::map<std::string, Command>& commands() {
   using namespace twla::cli;
   static const std::map<std::string, Command> c{
       {"run", {cmd_run, "run an experiment descriptor (and its sweep): twla run exp.yaml [key=value ...]"}},
-      {"sweep", {cmd_sweep, "a whole study, locally or on Slurm: twla sweep plan|run|status|resume exp.yaml [--backend slurm]"}},
+      {"sweep", {cmd_sweep, "a whole study, locally or on Slurm: twla sweep plan|run|status|resume|bench exp.yaml [--backend slurm]"}},
       {"pack", {cmd_pack, "write a quantized model packed for the kernels: twla pack exp.yaml --out DIR"}},
       {"eval", {cmd_eval, "evaluate a model alone: twla eval --model DIR --tasks wikitext2,c4"}},
       {"describe", {cmd_describe, "list plugins and descriptor fields: twla describe [quantizer [rtn]]"}},
       {"show", {cmd_show, "print one result file: twla show runs/x/results.h5"}},
-      {"bench", {cmd_bench, "speed checks: twla bench kernels [--shape 16384x16384] [--batch 1,4,16] [--json F]"}},
+      {"bench", {cmd_bench, "speed checks: twla bench kernels|quantize|rotate|allocate [flags] [--json F]"}},
       {"check-golden", {cmd_check_golden, "run every golden case in a folder: twla check-golden [DIR] (default <data-dir>/golden)"}},
-      {"plot", {cmd_plot, "PNG figures of results: twla plot bits|delta RESULTS.h5|DIR ... -o out.png"}},
+      {"plot", {cmd_plot, "PNG figures of results: twla plot bits|delta|hist|loss RESULTS.h5|DIR ... -o out.png"}},
       {"report", {cmd_report, "table of every run below a folder: twla report runs/ [--latex|--csv] [--paper] [--plots DIR]"}},
   };
   return c;

@@ -3,6 +3,8 @@
 // its value, and ends with the bench's usage line. Header-only: four small parsers share it.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,10 +18,14 @@ class Flags {
   Flags(int argc, char** argv, std::string bench, std::string usage)
       : argc_(argc), argv_(argv), bench_(std::move(bench)), usage_(std::move(usage)) {}
 
-  // Advances to the next flag; false when none is left.
+  // Advances to the next flag; false when none is left. --help / -h prints the usage and exits 0.
   bool next() {
     if (++i_ >= argc_) return false;
     flag_ = argv_[i_];
+    if (flag_ == "--help" || flag_ == "-h") {
+      std::cout << usage_ << "\n";
+      std::exit(0);
+    }
     return true;
   }
   bool is(const char* name) const { return flag_ == name; }

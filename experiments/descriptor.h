@@ -101,8 +101,8 @@ struct Descriptor {
     v("eval", eval, "evaluation");
     v("compat", compat, "fixed (correct) or reference (reproduce the reference's defects)");
     v("backend", backend,
-      "fake (dequantized fp32 weights) or kernel (packed ternary weights on the tq2 kernels; "
-      "formats without a kernel run dequantized, as the run log says)");
+      "fake (dequantized fp32 weights) or kernel (packed ternary weights on the tq2 kernels, E2M-ATQ / "
+      "GPTQ-ternary ones on the e2m kernels; formats without a kernel run dequantized, as the run log says)");
     v("output", output, "folder that receives <name>/results.h5");
     v("threads", threads, "intra-op threads; 0 = all cores");
   }

@@ -157,7 +157,8 @@ const Registry<Rotation>& rotations() {
       "rotation",
       {plugin_entry<Rotation, NoRotation>("none", "identity: no rotation"),
        plugin_entry<Rotation, HadamardRotation>(
-           "hadamard", "randomized Hadamard H_n D / sqrt(n) by FWHT (QuaRot); non-2^k sizes via Paley"),
+           "hadamard", "randomized Hadamard H_n D / sqrt(n) by FWHT (QuaRot); other sizes via Paley/Williamson/"
+           "Goethals-Seidel factors, else a seeded random orthogonal matrix"),
        plugin_entry<Rotation, KotmsRotation>(
            "kotms", "TWLA: learned Kronecker rotation C (x) B per linear (Cayley + Adam, tri-Gaussian)")}};
   return r;

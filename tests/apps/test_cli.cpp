@@ -101,6 +101,18 @@ TEST_CASE("cli: bad input gives one clear line", "[cli]") {
   fs::remove_all(d);
 }
 
+TEST_CASE("cli: twla COMMAND --help prints a usage and exits 0 for every command", "[cli]") {
+  // main's usage promises `twla <command> --help`; commands with a required argument once failed on it.
+  for (const std::string c : {"run", "sweep", "pack", "eval", "describe", "show", "report", "check-golden",
+                              "plot", "bench", "bench kernels", "bench quantize", "bench rotate",
+                              "bench allocate"}) {
+    auto r = run_twla(c + " --help");
+    CAPTURE(c, r.out, r.err);
+    CHECK(r.code == 0);
+    CHECK(r.out.find("usage: twla " + c.substr(0, c.find(' '))) != std::string::npos);
+  }
+}
+
 TEST_CASE("cli: twla plot hist/loss errors name the layer or the missing stats", "[cli]") {
   auto d = temp_dir("plot");
   twla::RunRecord r;
