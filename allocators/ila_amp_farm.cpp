@@ -80,7 +80,7 @@ IlaAmpShardResult ila_amp_measure_shard(const NllEvaluator& ev, const std::vecto
 void check_ila_amp_shard(const IlaAmpShardResult& r, const IlaAmpShardPlan& plan, size_t n_jobs,
                          const std::string& key) {
   const std::string f = name_of(r);
-  TWLA_CHECK(r.key == key, f, " was measured for run id ", r.key, ", not this run's ", key,
+  TWLA_CHECK(r.key == key, f, " was measured for key ", r.key, ", not this run's ", key,
              " (the descriptor changed since): delete it, or measure it again with "
              "`twla allocate DESCRIPTOR --shard ", r.shard + 1, "/", r.shards, "`");
   TWLA_CHECK(r.n_jobs == int64_t(n_jobs), f, " covers a work list of ", r.n_jobs,

@@ -37,7 +37,7 @@ IlaAmpShardPlan ila_amp_shard_plan(const std::vector<IlaAmpJob>& jobs, int n_blo
 
 // What one shard measured.
 struct IlaAmpShardResult {
-  std::string key;            // the run id the NLLs belong to (stale shards are refused)
+  std::string key;            // whose NLLs (the allocation key of the run); stale ones are refused
   int shard = 0, shards = 1;  // k of n (0-based k)
   int64_t n_jobs = 0;         // the whole work list's size
   std::vector<int> jobs;      // job ids measured, the plan's order

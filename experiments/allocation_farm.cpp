@@ -83,7 +83,7 @@ std::vector<int> shard_counts_in(const std::string& run_dir) {
 std::string shard_json(const IlaAmpShardResult& r) {
   std::ostringstream o;
   o << "{\"format\": " << str(kFormat) << ", \"version\": " << kVersion << ",\n"
-    << " \"run_id\": " << str(r.key) << ", \"shard\": " << r.shard + 1 << ", \"shards\": " << r.shards
+    << " \"allocation_key\": " << str(r.key) << ", \"shard\": " << r.shard + 1 << ", \"shards\": " << r.shards
     << ", \"n_jobs\": " << r.n_jobs << ",\n"
     << " \"base_nll\": " << num(r.base_nll) << ",\n"
     << " \"jobs\": " << list(r.jobs) << ",\n"
@@ -113,7 +113,7 @@ IlaAmpShardResult read_shard(const std::string& file) {
     const int version = field(root, "version", file).as<int>();
     TWLA_CHECK(version == kVersion, "shard file '", file, "' has version ", version, "; this twla reads ",
                kVersion, ": measure it again with this twla");
-    r.key = field(root, "run_id", file).as<std::string>();
+    r.key = field(root, "allocation_key", file).as<std::string>();
     r.shard = field(root, "shard", file).as<int>() - 1;
     r.shards = field(root, "shards", file).as<int>();
     r.n_jobs = field(root, "n_jobs", file).as<int64_t>();
@@ -130,7 +130,7 @@ std::string work_list_json(const std::vector<IlaAmpJob>& jobs, const IlaAmpShard
                            const std::vector<int>& candidates, int baseline, const std::string& key) {
   const IlaAmpCost c = ila_amp_cost(jobs, L);
   std::ostringstream o;
-  o << "{\"run_id\": " << str(key) << ", \"n_blocks\": " << L << ", \"candidates\": " << list(candidates)
+  o << "{\"allocation_key\": " << str(key) << ", \"n_blocks\": " << L << ", \"candidates\": " << list(candidates)
     << ", \"baseline\": " << baseline << ",\n"
     << " \"evaluations\": " << jobs.size() << ", \"groups\": " << plan.groups
     << ", \"naive_blocks\": " << c.naive_blocks << ", \"cached_blocks\": " << c.cached_blocks << ",\n"
@@ -148,6 +148,19 @@ std::string work_list_json(const std::vector<IlaAmpJob>& jobs, const IlaAmpShard
   return o.str();
 }
 
+std::string allocation_key(const YAML::Node& resolved) {
+  YAML::Node t = YAML::Clone(resolved);
+  if (t["activations"] && t["activations"]["allocator"] && t["activations"]["allocator"].IsMap())
+    t["activations"]["allocator"].remove("shards");
+  return run_id(t);
+}
+
+int allocation_shards(const YAML::Node& resolved) {
+  const YAML::Node a = resolved["activations"]["allocator"];
+  if (!a || !a["name"] || a["name"].as<std::string>() != "ila-amp" || !a["shards"]) return 0;
+  return a["shards"].as<int>();
+}
+
 std::string allocation_work_list(const YAML::Node& tree, int shards) {
   YAML::Node resolved;
   const Descriptor d = parse_descriptor(tree, &resolved);
@@ -159,7 +172,7 @@ std::string allocation_work_list(const YAML::Node& tree, int shards) {
   const auto jobs = ila_amp_jobs(L, cfg.candidates, cfg.baseline);
   const int n = shards > 0 ? shards : std::max(1, cfg.shards);
   const IlaAmpShardPlan plan = ila_amp_shard_plan(jobs, L, n, shards > 0 ? "--shards" : "activations.allocator.shards");
-  return work_list_json(jobs, plan, L, cfg.candidates, cfg.baseline, run_id(resolved));
+  return work_list_json(jobs, plan, L, cfg.candidates, cfg.baseline, allocation_key(resolved));
 }
 
 RunDirFarm::RunDirFarm(std::string run_dir, std::string key, int only_shard, int only_of,

@@ -1,6 +1,7 @@
 // experiments/allocation_farm.h: ILA-AMP's evaluations farmed out through the run dir (issue 6).
 // `twla allocate DESCRIPTOR --shard k/n` measures shard k (1-based) of the work list and writes
-// <run dir>/allocation/shard-k-of-n.json atomically, holding the run id, so a shard of another
+// <run dir>/allocation/shard-k-of-n.json atomically, holding the allocation key (the run id less
+// the shard count: allocation_key), so a shard of another
 // descriptor is refused; the run's allocation stage (RunDirFarm) merges the shards it finds there
 // and measures the missing ones in process (storing them too, so a killed run resumes).
 // Shards always run the cached search; the merged NLLs equal the in-process ones bit for bit.
@@ -31,6 +32,14 @@ IlaAmpShardResult read_shard(const std::string& file);
 std::string work_list_json(const std::vector<IlaAmpJob>& jobs, const IlaAmpShardPlan& plan,
                            int n_blocks, const std::vector<int>& candidates, int baseline,
                            const std::string& key);
+
+// What a shard result is keyed by: the run id of the resolved descriptor without
+// activations.allocator.shards (how the work is split never changes an NLL), so a run that
+// changes only its shard count still reads the shards measured before.
+std::string allocation_key(const YAML::Node& resolved);
+
+// activations.allocator.shards of a resolved descriptor when its allocator is ila-amp, else 0.
+int allocation_shards(const YAML::Node& resolved);
 
 // `twla allocate --list`: the work list of one run's tree (after includes, overrides, sweep
 // expansion) split into `shards` (0 = activations.allocator.shards, or 1); reads only the model's

@@ -98,11 +98,15 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
                "; only ila-amp on a Hugging Face model measures evaluations that can be farmed out");
     TWLA_CHECK(opt.alloc_shard < opt.alloc_shards, "--shard ", opt.alloc_shard + 1, "/", opt.alloc_shards,
                ": k must be in 1..", opt.alloc_shards);
+    const int asked = allocation_shards(resolved);
+    TWLA_CHECK(asked == 0 || asked == opt.alloc_shards, "--shard ", opt.alloc_shard + 1, "/", opt.alloc_shards,
+               ": the descriptor splits the evaluations into activations.allocator.shards=", asked,
+               "; use --shard k/", asked);
     // Measured already for this run id (a requeued or resubmitted task): nothing to do.
     const std::string f = shard_file(dir, opt.alloc_shard + 1, opt.alloc_shards);
     bool have = false;
     try {
-      have = !opt.force && file_exists(f) && read_shard(f).key == id;
+      have = !opt.force && file_exists(f) && read_shard(f).key == allocation_key(resolved);
     } catch (const Error&) {   // unreadable: measure it again
     }
     if (have) {
@@ -177,7 +181,7 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model
   auto say = [&](const std::string& m) { log(opt, d.name, m); };
   AllocationContext actx = allocation_context(d, model, *tok, *rot, fp_model, model_dir, say);
-  const RunDirFarm farm(dir, id, opt.alloc_shard, opt.alloc_shards, say);
+  const RunDirFarm farm(dir, allocation_key(resolved), opt.alloc_shard, opt.alloc_shards, say);
   actx.ila_amp_farm = &farm;   // shard results in the run dir are used; missing ones measured
   AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};
   AllocationReport arep;

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/strings.h"
+#include "experiments/allocation_farm.h"
 
 namespace twla {
 
@@ -172,12 +173,6 @@ std::string slurm_submit(const SweepPlan& plan, const std::vector<int>& indices,
   std::string prev = file_exists(jobs_file(plan)) ? read_file(jobs_file(plan)) : "";
   write_file_atomic(jobs_file(plan), prev + job + "\t" + join(idx, ",") + "\n");
   return job;
-}
-
-int allocation_shards(const YAML::Node& resolved) {
-  const YAML::Node a = resolved["activations"]["allocator"];
-  if (!a || !a["name"] || a["name"].as<std::string>() != "ila-amp" || !a["shards"]) return 0;
-  return a["shards"].as<int>();
 }
 
 std::vector<std::string> slurm_submit_shards(const SweepPlan& plan, const std::vector<int>& indices,

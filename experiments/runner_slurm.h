@@ -53,9 +53,7 @@ std::string slurm_submit(const SweepPlan& plan, const std::vector<int>& indices,
                          const std::vector<std::string>& extra,
                          const std::vector<std::string>& after = {});
 
-// ILA-AMP's evaluations farmed out (experiments/allocation_farm.h): activations.allocator.shards
-// of a run's resolved descriptor when its allocator is ila-amp, else 0.
-int allocation_shards(const YAML::Node& resolved);
+// ILA-AMP's evaluations farmed out (allocation_shards: experiments/allocation_farm.h).
 // The shard array of run `index` (pure): task k runs `twla allocate <runs/index.yaml> --shard k/n`.
 std::string shard_sbatch_script(const SweepPlan& plan, int index, int shards, const SlurmSpec& spec,
                                 const std::string& twla, const std::vector<std::string>& extra,

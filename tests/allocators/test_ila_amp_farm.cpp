@@ -129,7 +129,7 @@ TEST_CASE("ila-amp farm: merged shards == cached == naive on stories260K", "[all
     CHECK(differ_naive == 0);
     // Stale, missing, disagreeing shards are refused with the reason.
     CHECK(error_of([&] { ila_amp_merge_shards(parts, plan, jobs.size(), "other"); })
-              .find("was measured for run id id, not this run's other") != std::string::npos);
+              .find("was measured for key id, not this run's other") != std::string::npos);
     auto missing = parts;
     missing.pop_back();
     CHECK(error_of([&] { ila_amp_merge_shards(missing, plan, jobs.size(), "id"); })

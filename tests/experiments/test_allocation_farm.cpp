@@ -12,6 +12,7 @@
 #include "core/fs.h"
 #include "core/paths.h"
 #include "experiments/allocation_farm.h"
+#include "experiments/descriptor.h"
 #include "experiments/pipeline.h"
 #include "tests/catch.h"
 
@@ -74,7 +75,7 @@ TEST_CASE("allocation farm: shard files round-trip exactly; corrupt ones name th
   write_file_atomic(f, text.substr(0, text.size() / 2));   // truncated
   auto e = error_of([&] { read_shard(f); });
   CHECK(e.find("shard file '" + f + "'") != std::string::npos);
-  write_file_atomic(f, "{\"format\": \"twla-ila-amp-shard\", \"version\": 1, \"run_id\": \"abc\"}");
+  write_file_atomic(f, "{\"format\": \"twla-ila-amp-shard\", \"version\": 1, \"allocation_key\": \"abc\"}");
   e = error_of([&] { read_shard(f); });
   CHECK(e.find("'" + f + "' has no 'shard'") != std::string::npos);
   std::string bad = text;
@@ -105,7 +106,16 @@ TEST_CASE("allocation farm: a run merges stored shards, measures missing ones, a
   CHECK_FALSE(file_exists(run_dir + "/results.h5"));
   CHECK_FALSE(file_exists(run_dir + "/DONE"));
   const IlaAmpShardResult one = read_shard(shard_file(run_dir, 1, 2));
-  CHECK(one.key == s.run_id);
+  YAML::Node resolved;
+  parse_descriptor(ila_run(out), &resolved);
+  CHECK(one.key == allocation_key(resolved));
+  // The key is the run id less the shard count: other settings change it, the split does not.
+  YAML::Node split = YAML::Clone(resolved), other = YAML::Clone(resolved);
+  split["activations"]["allocator"]["shards"] = 4;
+  other["activations"]["allocator"]["allocation_windows"] = 3;
+  CHECK(allocation_key(split) == one.key);
+  CHECK(run_id(split) != run_id(resolved));
+  CHECK(allocation_key(other) != one.key);
 
   // The run finds the 2-way split, measures shard 2 here (and stores it), merges.
   const RunRecord farmed = run_experiment(ila_run(out), quiet);
@@ -122,7 +132,7 @@ TEST_CASE("allocation farm: a run merges stored shards, measures missing ones, a
   RunOptions force = quiet;
   force.force = true;
   const std::string e = error_of([&] { run_experiment(ila_run(out), force); });
-  CHECK(e.find("shard file '" + shard_file(run_dir, 2, 2) + "' was measured for run id 000") != std::string::npos);
+  CHECK(e.find("shard file '" + shard_file(run_dir, 2, 2) + "' was measured for key 000") != std::string::npos);
   // A shard split other than the descriptor's is refused.
   YAML::Node three = ila_run(out);
   three["activations"]["allocator"]["shards"] = 3;

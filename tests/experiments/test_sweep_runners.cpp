@@ -6,6 +6,7 @@
 
 #include "core/fs.h"
 #include "core/paths.h"
+#include "experiments/allocation_farm.h"
 #include "experiments/descriptor.h"
 #include "experiments/runner_slurm.h"
 #include "experiments/sweep_plan.h"
