@@ -40,7 +40,7 @@ std::string nums(const std::vector<double>& v) {
   return s + "]";
 }
 // Run ids and kinds only: hex digits and letters, nothing to escape; checked anyway.
-std::string str(const std::string& s) {
+std::string json_str(const std::string& s) {
   for (char c : s) TWLA_ASSERT(c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20);
   return "\"" + s + "\"";
 }
@@ -82,8 +82,8 @@ std::vector<int> shard_counts_in(const std::string& run_dir) {
 
 std::string shard_json(const IlaAmpShardResult& r) {
   std::ostringstream o;
-  o << "{\"format\": " << str(kFormat) << ", \"version\": " << kVersion << ",\n"
-    << " \"allocation_key\": " << str(r.key) << ", \"shard\": " << r.shard + 1 << ", \"shards\": " << r.shards
+  o << "{\"format\": " << json_str(kFormat) << ", \"version\": " << kVersion << ",\n"
+    << " \"allocation_key\": " << json_str(r.key) << ", \"shard\": " << r.shard + 1 << ", \"shards\": " << r.shards
     << ", \"n_jobs\": " << r.n_jobs << ",\n"
     << " \"base_nll\": " << num(r.base_nll) << ",\n"
     << " \"jobs\": " << list(r.jobs) << ",\n"
@@ -130,7 +130,7 @@ std::string work_list_json(const std::vector<IlaAmpJob>& jobs, const IlaAmpShard
                            const std::vector<int>& candidates, int baseline, const std::string& key) {
   const IlaAmpCost c = ila_amp_cost(jobs, L);
   std::ostringstream o;
-  o << "{\"allocation_key\": " << str(key) << ", \"n_blocks\": " << L << ", \"candidates\": " << list(candidates)
+  o << "{\"allocation_key\": " << json_str(key) << ", \"n_blocks\": " << L << ", \"candidates\": " << list(candidates)
     << ", \"baseline\": " << baseline << ",\n"
     << " \"evaluations\": " << jobs.size() << ", \"groups\": " << plan.groups
     << ", \"naive_blocks\": " << c.naive_blocks << ", \"cached_blocks\": " << c.cached_blocks << ",\n"
@@ -139,7 +139,7 @@ std::string work_list_json(const std::vector<IlaAmpJob>& jobs, const IlaAmpShard
   static const char* kinds[] = {"base", "single", "pair"};
   for (size_t j = 0; j < jobs.size(); ++j) {
     const auto& job = jobs[j];
-    o << "  {\"id\": " << j << ", \"kind\": " << str(kinds[job.kind]) << ", \"block\": " << job.block
+    o << "  {\"id\": " << j << ", \"kind\": " << json_str(kinds[job.kind]) << ", \"block\": " << job.block
       << ", \"start\": " << job.start << ", \"bits\": " << list(job.bits)
       << ", \"shard\": " << (plan.shard_of[j] < 0 ? 0 : plan.shard_of[j] + 1)
       << ", \"blocks\": " << plan.job_blocks[j] << "}" << (j + 1 < jobs.size() ? "," : "") << "\n";

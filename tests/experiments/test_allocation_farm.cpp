@@ -82,7 +82,8 @@ TEST_CASE("allocation farm: shard files round-trip exactly; corrupt ones name th
   bad.replace(bad.find("0.1"), 3, "0.x");
   write_file_atomic(f, bad);
   e = error_of([&] { read_shard(f); });
-  CHECK(e.find("'" + f + "': an nll '0.x' is not a number") != std::string::npos);
+  CHECK(e.find("'" + f + "': an nll '0.x") != std::string::npos);
+  CHECK(e.find("is not a number") != std::string::npos);
   fs::remove_all(dir);
 }
 
