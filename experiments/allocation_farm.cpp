@@ -1,14 +1,12 @@
 // experiments/allocation_farm.cpp: see allocation_farm.h.
 #include "experiments/allocation_farm.h"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "allocators/ila_amp.h"
 #include "allocators/ila_amp_cost.h"
@@ -21,45 +19,16 @@
 namespace twla {
 
 namespace {
+using Json = nlohmann::ordered_json;   // fields in the order written
 const char* kFormat = "twla-ila-amp-shard";
 const int kVersion = 1;
 
-std::string num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-template <class T> std::string list(const std::vector<T>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
-std::string nums(const std::vector<double>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + num(v[i]);
-  return s + "]";
-}
-// Run ids and kinds only: hex digits and letters, nothing to escape; checked anyway.
-std::string json_str(const std::string& s) {
-  for (char c : s) TWLA_ASSERT(c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20);
-  return "\"" + s + "\"";
-}
-
 // A field of a shard file; Error naming the file and the field.
-YAML::Node field(const YAML::Node& root, const char* name, const std::string& file) {
-  YAML::Node n = root[name];
-  TWLA_CHECK(n && !n.IsNull(), "shard file '", file, "' has no '", name,
+const Json& field(const Json& root, const char* name, const std::string& file) {
+  auto it = root.find(name);
+  TWLA_CHECK(it != root.end() && !it->is_null(), "shard file '", file, "' has no '", name,
              "' (truncated or not written by twla allocate --shard?); delete it and measure again");
-  return n;
-}
-// Exact: strtod on the text, as written with 17 digits.
-double exact(const YAML::Node& n, const std::string& file, const char* what) {
-  const std::string s = n.Scalar();
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  TWLA_CHECK(!s.empty() && end && *end == '\0', "shard file '", file, "': ", what, " '", s,
-             "' is not a number; delete it and measure again");
-  return v;
+  return *it;
 }
 }  // namespace
 
@@ -81,14 +50,11 @@ std::vector<int> shard_counts_in(const std::string& run_dir) {
 }
 
 std::string shard_json(const IlaAmpShardResult& r) {
-  std::ostringstream o;
-  o << "{\"format\": " << json_str(kFormat) << ", \"version\": " << kVersion << ",\n"
-    << " \"allocation_key\": " << json_str(r.key) << ", \"shard\": " << r.shard + 1 << ", \"shards\": " << r.shards
-    << ", \"n_jobs\": " << r.n_jobs << ",\n"
-    << " \"base_nll\": " << num(r.base_nll) << ",\n"
-    << " \"jobs\": " << list(r.jobs) << ",\n"
-    << " \"nll\": " << nums(r.nll) << "}\n";
-  return o.str();
+  // nlohmann writes doubles in the shortest form that reads back to the same bits.
+  Json j{{"format", kFormat}, {"version", kVersion}, {"allocation_key", r.key}, {"shard", r.shard + 1},
+         {"shards", r.shards}, {"n_jobs", r.n_jobs}, {"base_nll", r.base_nll}, {"jobs", r.jobs},
+         {"nll", r.nll}};
+  return j.dump(1) + "\n";
 }
 
 void write_shard(const std::string& file, const IlaAmpShardResult& r) {
@@ -98,29 +64,29 @@ void write_shard(const std::string& file, const IlaAmpShardResult& r) {
 
 IlaAmpShardResult read_shard(const std::string& file) {
   TWLA_CHECK(file_exists(file), "shard file '", file, "' does not exist");
-  YAML::Node root;
+  Json root;
   try {
-    root = YAML::Load(read_file(file));   // JSON is YAML
-  } catch (const YAML::Exception& e) {
+    root = Json::parse(read_file(file));
+  } catch (const Json::exception& e) {
     TWLA_FAIL("shard file '", file, "' is not valid JSON (", e.what(), "); delete it and measure again");
   }
-  TWLA_CHECK(root.IsMap(), "shard file '", file, "' is not a JSON object; delete it and measure again");
+  TWLA_CHECK(root.is_object(), "shard file '", file, "' is not a JSON object; delete it and measure again");
   IlaAmpShardResult r;
   r.file = file;
   try {
-    TWLA_CHECK(field(root, "format", file).as<std::string>() == kFormat, "shard file '", file,
-               "' is not a twla shard result (format '", root["format"].as<std::string>(), "')");
-    const int version = field(root, "version", file).as<int>();
+    const std::string format = field(root, "format", file).get<std::string>();
+    TWLA_CHECK(format == kFormat, "shard file '", file, "' is not a twla shard result (format '", format, "')");
+    const int version = field(root, "version", file).get<int>();
     TWLA_CHECK(version == kVersion, "shard file '", file, "' has version ", version, "; this twla reads ",
                kVersion, ": measure it again with this twla");
-    r.key = field(root, "allocation_key", file).as<std::string>();
-    r.shard = field(root, "shard", file).as<int>() - 1;
-    r.shards = field(root, "shards", file).as<int>();
-    r.n_jobs = field(root, "n_jobs", file).as<int64_t>();
-    r.base_nll = exact(field(root, "base_nll", file), file, "base_nll");
-    r.jobs = field(root, "jobs", file).as<std::vector<int>>();
-    for (const auto& v : field(root, "nll", file)) r.nll.push_back(exact(v, file, "an nll"));
-  } catch (const YAML::Exception& e) {
+    r.key = field(root, "allocation_key", file).get<std::string>();
+    r.shard = field(root, "shard", file).get<int>() - 1;
+    r.shards = field(root, "shards", file).get<int>();
+    r.n_jobs = field(root, "n_jobs", file).get<int64_t>();
+    r.base_nll = field(root, "base_nll", file).get<double>();
+    r.jobs = field(root, "jobs", file).get<std::vector<int>>();
+    r.nll = field(root, "nll", file).get<std::vector<double>>();
+  } catch (const Json::exception& e) {
     TWLA_FAIL("shard file '", file, "' has a malformed field (", e.what(), "); delete it and measure again");
   }
   return r;
@@ -129,23 +95,21 @@ IlaAmpShardResult read_shard(const std::string& file) {
 std::string work_list_json(const std::vector<IlaAmpJob>& jobs, const IlaAmpShardPlan& plan, int L,
                            const std::vector<int>& candidates, int baseline, const std::string& key) {
   const IlaAmpCost c = ila_amp_cost(jobs, L);
-  std::ostringstream o;
-  o << "{\"allocation_key\": " << json_str(key) << ", \"n_blocks\": " << L << ", \"candidates\": " << list(candidates)
-    << ", \"baseline\": " << baseline << ",\n"
-    << " \"evaluations\": " << jobs.size() << ", \"groups\": " << plan.groups
-    << ", \"naive_blocks\": " << c.naive_blocks << ", \"cached_blocks\": " << c.cached_blocks << ",\n"
-    << " \"shards\": " << plan.shards << ", \"shard_blocks\": " << list(plan.blocks) << ",\n"
-    << " \"jobs\": [\n";
+  Json head{{"allocation_key", key}, {"n_blocks", L}, {"candidates", candidates}, {"baseline", baseline},
+            {"evaluations", jobs.size()}, {"groups", plan.groups}, {"naive_blocks", c.naive_blocks},
+            {"cached_blocks", c.cached_blocks}, {"shards", plan.shards}, {"shard_blocks", plan.blocks}};
+  // One job per line: the head's text, its closing brace replaced by the job list.
+  std::string out = head.dump();
+  out.pop_back();
+  out += ",\"jobs\":[\n";
   static const char* kinds[] = {"base", "single", "pair"};
   for (size_t j = 0; j < jobs.size(); ++j) {
     const auto& job = jobs[j];
-    o << "  {\"id\": " << j << ", \"kind\": " << json_str(kinds[job.kind]) << ", \"block\": " << job.block
-      << ", \"start\": " << job.start << ", \"bits\": " << list(job.bits)
-      << ", \"shard\": " << (plan.shard_of[j] < 0 ? 0 : plan.shard_of[j] + 1)
-      << ", \"blocks\": " << plan.job_blocks[j] << "}" << (j + 1 < jobs.size() ? "," : "") << "\n";
+    Json e{{"id", j}, {"kind", kinds[job.kind]}, {"block", job.block}, {"start", job.start}, {"bits", job.bits},
+           {"shard", plan.shard_of[j] < 0 ? 0 : plan.shard_of[j] + 1}, {"blocks", plan.job_blocks[j]}};
+    out += " " + e.dump() + (j + 1 < jobs.size() ? ",\n" : "\n");
   }
-  o << " ]}\n";
-  return o.str();
+  return out + "]}\n";
 }
 
 std::string allocation_key(const YAML::Node& resolved) {

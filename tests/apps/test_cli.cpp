@@ -234,9 +234,10 @@ TEST_CASE("cli: twla allocate lists ila-amp's work list and refuses bad shards",
   auto r = run_twla("allocate " + desc + " --list --shards 2");
   CAPTURE(r.err);
   REQUIRE(r.code == 0);
-  CHECK(r.out.find("\"evaluations\": 27, \"groups\": 10") != std::string::npos);   // 1 + 5*2 + 4*4
-  CHECK(r.out.find("\"shards\": 2, \"shard_blocks\": [") != std::string::npos);
-  CHECK(r.out.find("{\"id\": 26, \"kind\": \"pair\"") != std::string::npos);
+  CHECK(r.out.find("\"evaluations\":27,\"groups\":10") != std::string::npos);   // 1 + 5*2 + 4*4
+  CHECK(r.out.find("\"shards\":2,\"shard_blocks\":[40,40]") != std::string::npos);
+  CHECK(r.out.find("{\"id\":26,\"kind\":\"pair\"") != std::string::npos);
+  CHECK(nlohmann::json::parse(r.out).at("jobs").size() == 27);
   check_one_line_error(run_twla("allocate " + desc + " --shard 3/2"), {"--shard 3/2", "K must be in 1..N"});
   check_one_line_error(run_twla("allocate " + desc + " --list --shards 11"), {"--shards=11", "give 1..10 shards"});
   const std::string uni = write(d / "u.yaml", "name: u\nmodel: {path: " + stories() + "}\noutput: " + d.string() + "\n");

@@ -79,11 +79,15 @@ TEST_CASE("allocation farm: shard files round-trip exactly; corrupt ones name th
   e = error_of([&] { read_shard(f); });
   CHECK(e.find("'" + f + "' has no 'shard'") != std::string::npos);
   std::string bad = text;
-  bad.replace(bad.find("0.1"), 3, "0.x");
+  bad.replace(bad.find("0.1"), 3, "0.x");   // the first NLL
   write_file_atomic(f, bad);
   e = error_of([&] { read_shard(f); });
-  CHECK(e.find("'" + f + "': an nll '0.x") != std::string::npos);
-  CHECK(e.find("is not a number") != std::string::npos);
+  CHECK(e.find("shard file '" + f + "' is not valid JSON") != std::string::npos);
+  bad = text;
+  bad.replace(bad.find("0.1"), 3, "\"a\"");   // valid JSON, a string where an NLL belongs
+  write_file_atomic(f, bad);
+  e = error_of([&] { read_shard(f); });
+  CHECK(e.find("shard file '" + f + "' has a malformed field") != std::string::npos);
   fs::remove_all(dir);
 }
 
