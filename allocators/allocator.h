@@ -18,6 +18,8 @@
 
 namespace twla {
 
+class IlaAmpFarm;   // allocators/ila_amp_farm.h
+
 // What a measuring allocator (ila-amp, or any LAC clip search) needs from the run.
 struct AllocationContext {
   // The full-precision model (no weight quantization); with fp_ops it runs rotated, as the
@@ -36,6 +38,9 @@ struct AllocationContext {
   int batch = 4;                      // windows per forward
   int threads = 1;                    // workers for independent evaluations
   bool compat_reference = false;
+  // Where ila-amp's evaluations are farmed out to and their shard results kept (the run dir;
+  // experiments/allocation_farm.h); null = all measured in this process.
+  const IlaAmpFarm* ila_amp_farm = nullptr;
   std::function<void(const std::string&)> log = [](const std::string&) {};
 };
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "allocators/ila_amp_dp.h"
+#include "allocators/ila_amp_farm.h"
 #include "allocators/ila_amp_measure.h"
 #include "core/error.h"
 #include "core/model_config.h"
@@ -44,6 +45,7 @@ void check_config(const IlaAmpConfig& c) {
              c.allocation_seqlen, " must be >= 2, or 0 for calibration.seqlen");
   TWLA_CHECK(c.search == "cached" || c.search == "naive", kPath, ".search='", c.search,
              "'; use cached or naive", did_you_mean(c.search, {"cached", "naive"}));
+  TWLA_CHECK(c.shards >= 0, kPath, ".shards=", c.shards, " must be >= 0 (0 = no shards)");
   TWLA_CHECK(c.workers >= 0, kPath, ".workers=", c.workers, " must be >= 0 (0 = the run's threads)");
   TWLA_CHECK(c.clip == "lac" || c.clip == "fixed", kPath, ".clip='", c.clip,
              "'; use lac or fixed", did_you_mean(c.clip, {"lac", "fixed"}));
@@ -98,7 +100,20 @@ Allocation IlaAmpAllocator::allocate(const AllocationRequest& req, AllocationRep
   ev.ops = [&](const std::vector<int>& bits) { return ctx.fp_ops(Allocation{bits, {}}); };
   auto jobs = ila_amp_jobs(L, c.candidates, c.baseline);
   const int workers = c.workers > 0 ? c.workers : std::max(1, ctx.threads);
-  auto nll = c.search == "naive" ? measure_naive(ev, jobs, workers) : measure_cached(ev, jobs, workers);
+  auto in_process = [&] {
+    return c.search == "naive" ? measure_naive(ev, jobs, workers) : measure_cached(ev, jobs, workers);
+  };
+  std::vector<double> nll;
+  if (ctx.ila_amp_farm) {
+    auto farmed = ctx.ila_amp_farm->measure(ev, jobs, L, c.shards, workers, in_process);
+    if (!farmed) {   // this process measured one shard only: no allocation
+      rep->metrics["alloc/shard_only"] = 1;
+      return Allocation{};
+    }
+    nll = std::move(*farmed);
+  } else {
+    nll = in_process();
+  }
   IlaAmpTables tab = ila_amp_tables(L, c.candidates, c.baseline, jobs, nll);
   Table3 k = ila_amp_interaction(tab.delta1, tab.pair_nll, tab.base_nll);
   DpResult dp = ila_amp_dp(tab.delta1, k, c.candidates, budget, c.beta);

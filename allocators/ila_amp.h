@@ -18,6 +18,7 @@ struct IlaAmpConfig {
   int allocation_seqlen = 0;
   std::string search = "cached";
   int workers = 0;
+  int shards = 0;
   std::string clip = "lac";
   LacConfig lac;
   template <class V> void visit(V& v) {
@@ -32,6 +33,9 @@ struct IlaAmpConfig {
     v("allocation_seqlen", allocation_seqlen, "tokens per window; 0 = calibration.seqlen");
     v("search", search, "cached (suffix from cached block inputs, parallel) or naive (full runs)");
     v("workers", workers, "parallel evaluations; 0 = the run's threads");
+    v("shards", shards,
+      "split the evaluations into this many shards (twla allocate --shard k/n; Slurm: a job "
+      "array before the run); 0 = none, or the shards found in the run dir");
     v("clip", clip, "lac (per-linear clip search at the chosen width) or fixed (activations.clip)");
     v("lac", lac, "LAC clip search");
   }

@@ -8,9 +8,9 @@
 //           evaluations that first differ at block s start from the state entering s and run only
 //           the suffix. Block s at b' is run once and shared by the single (s, b') and the pairs
 //           (s at b', s+1 at b). Groups are independent and run on `workers` threads; on a
-//           cluster, each IlaAmpJob of ila_amp_jobs() is one task (start block + bits).
+//           cluster, shards of whole groups are separate tasks (ila_amp_farm.h).
 // Cost model (block forwards, heads, predicted wall-time ratio): ila_amp_cost.h.
-// Not here: the DP (ila_amp_dp.h), the plugin and its data (ila_amp.cpp).
+// Not here: the DP (ila_amp_dp.h), the plugin and its data (ila_amp.cpp), shards (ila_amp_farm.h).
 #pragma once
 #include <functional>
 #include <memory>

@@ -165,7 +165,12 @@ int cmd_sweep(const Args& a) {
   if (vm.count("cpus-per-task")) spec.cpus_per_task = flags.cpus_per_task;
   if (vm.count("gpus")) spec.gpus = flags.gpus;
   if (vm.count("max-parallel")) spec.max_parallel = flags.max_parallel;
-  std::string job = slurm_submit(plan, todo, spec, self_exe(), extra);
+  // Runs whose ila-amp asks for shards: one shard array each first; the runs wait for them.
+  const auto shard_jobs = slurm_submit_shards(plan, todo, spec, self_exe(), extra);
+  if (!shard_jobs.empty())
+    std::cerr << "twla sweep: submitted " << shard_jobs.size() << " allocation shard array(s): "
+              << join(shard_jobs, ",") << "\n";
+  std::string job = slurm_submit(plan, todo, spec, self_exe(), extra, shard_jobs);
   std::cerr << "twla sweep: submitted job array " << job << " (" << todo.size() << " tasks); "
             << "`twla sweep status " << file << "` shows progress\n";
   if (vm.count("wait")) {

@@ -16,6 +16,7 @@
 
 #include "allocators/ila_amp_cost.h"
 #include "allocators/ila_amp_dp.h"
+#include "allocators/ila_amp_farm.h"
 #include "allocators/ila_amp_measure.h"
 #include "bench/flags.h"
 #include "core/error.h"
@@ -34,11 +35,11 @@ using Clock = std::chrono::steady_clock;
 const char* kUsage =
     "usage: twla bench allocate [--model DIR] [--layers L] [--windows 8] [--seqlen 128] "
     "[--batch 8] [--candidates 2,4,6,8] [--baseline 8] [--avg 4] [--workers N] [--threads N] "
-    "[--skip-naive] [--json FILE]";
+    "[--shards S] [--skip-naive] [--json FILE]";
 
 struct Opts {
   std::string model = "${data}/models/stories260K", json;
-  int layers = 0, windows = 8, seqlen = 128, batch = 8, baseline = 8, workers = 0, threads = 1;
+  int layers = 0, windows = 8, seqlen = 128, batch = 8, baseline = 8, workers = 0, threads = 1, shards = 0;
   double avg = 4;
   std::vector<int> candidates{2, 4, 6, 8};
   bool naive = true;
@@ -55,6 +56,7 @@ Opts parse(int argc, char** argv) {
     else if (f.is("--batch")) o.batch = f.i32();
     else if (f.is("--baseline")) o.baseline = f.i32();
     else if (f.is("--workers")) o.workers = f.i32();
+    else if (f.is("--shards")) o.shards = f.i32();
     else if (f.is("--threads")) o.threads = f.i32();
     else if (f.is("--avg")) o.avg = f.f64();
     else if (f.is("--json")) o.json = f.str();
@@ -253,6 +255,32 @@ int bench_allocate(int argc, char** argv) {
   std::printf("NLLs differing from %s-1: %d of %zu (max |diff| %.3g); allocations (budget %d bits) %s\n",
               ref.name.c_str(), differ, ways.size() * jobs.size(), max_diff, budget,
               same ? "IDENTICAL" : "DIFFER");
+  if (o.shards > 0) {
+    // Farmed out (allocators/ila_amp_farm.h): each shard measured on its own, one worker, as one
+    // array task would; the array's wall time is its largest shard's.
+    const IlaAmpShardPlan plan = ila_amp_shard_plan(jobs, L, o.shards, "--shards");
+    std::vector<IlaAmpShardResult> parts;
+    double max_cpu = 0, sum_cpu = 0;
+    for (int k = 0; k < o.shards; ++k) {
+      const double c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+      parts.push_back(ila_amp_measure_shard(ev, jobs, plan, k, 1, "bench"));
+      const double c = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+      max_cpu = std::max(max_cpu, c), sum_cpu += c;
+    }
+    const auto merged = ila_amp_merge_shards(parts, plan, jobs.size(), "bench");
+    int sdiff = 0;
+    for (size_t j = 0; j < jobs.size(); ++j) sdiff += merged[j] != ref.nll[j];
+    differ += sdiff;
+    const int64_t max_blocks = *std::max_element(plan.blocks.begin(), plan.blocks.end());
+    std::printf("%d shards (1 worker each): cpu s largest %.2f, all %.2f; predicted block forwards "
+                "largest %lld (naive %lld: %.2fx); x naive-1 (cpu, largest shard) %s; NLLs differing "
+                "from %s-1: %d\n",
+                o.shards, max_cpu, sum_cpu, (long long)max_blocks, (long long)cost.naive_blocks,
+                double(cost.naive_blocks) / double(max_blocks),
+                o.naive ? fixed(ways[0].cpu / max_cpu, 2).c_str() : "-", ref.name.c_str(), sdiff);
+    js["shards"] = {{"count", o.shards}, {"cpu_seconds_largest", max_cpu}, {"cpu_seconds_all", sum_cpu},
+                    {"blocks", plan.blocks}, {"identical", sdiff == 0}};
+  }
   std::printf("load at end: %s\n", trim(read_file("/proc/loadavg")).substr(0, 14).c_str());
   for (const auto& w : ways) js["seconds"][w.name + "_" + std::to_string(w.workers)] = w.s;
   js["workers"] = o.workers;

@@ -20,6 +20,7 @@
 #include "eval/perplexity.h"
 #include "eval/wikitext_lmeval.h"
 #include "eval/zeroshot.h"
+#include "experiments/allocation_farm.h"
 #include "experiments/allocation_stage.h"
 #include "experiments/kernel_ops.h"
 #include "experiments/pack.h"
@@ -89,7 +90,33 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   const std::string id = run_id(resolved);
   const std::string dir = run_dir_of(d);
   const std::string h5 = dir + "/results.h5";
-  if (!opt.force && file_exists(h5)) {
+  const bool shard_only = opt.alloc_shard >= 0;
+  if (shard_only) {
+    TWLA_CHECK(d.activations.allocator.name == "ila-amp" && !packed, "twla allocate --shard: run '",
+               d.name, "' has activations.allocator ", d.activations.allocator.name,
+               packed ? " on a packed model" : "",
+               "; only ila-amp on a Hugging Face model measures evaluations that can be farmed out");
+    TWLA_CHECK(opt.alloc_shard < opt.alloc_shards, "--shard ", opt.alloc_shard + 1, "/", opt.alloc_shards,
+               ": k must be in 1..", opt.alloc_shards);
+    const int asked = allocation_shards(resolved);
+    TWLA_CHECK(asked == 0 || asked == opt.alloc_shards, "--shard ", opt.alloc_shard + 1, "/", opt.alloc_shards,
+               ": the descriptor splits the evaluations into activations.allocator.shards=", asked,
+               "; use --shard k/", asked);
+    // Measured already for this run id (a requeued or resubmitted task): nothing to do.
+    const std::string f = shard_file(dir, opt.alloc_shard + 1, opt.alloc_shards);
+    bool have = false;
+    try {
+      have = !opt.force && file_exists(f) && read_shard(f).key == allocation_key(resolved);
+    } catch (const Error&) {   // unreadable: measure it again
+    }
+    if (have) {
+      log(opt, d.name, "allocation shard measured already (" + f + "); --force measures it again");
+      RunRecord r;
+      r.run_id = id, r.name = d.name, r.status = "shard";
+      return r;
+    }
+  }
+  if (!shard_only && !opt.force && file_exists(h5)) {
     RunRecord old = read_run(h5);
     if (old.run_id == id && old.status == "done") {
       log(opt, d.name, "done already (" + h5 + ", run id " + id + "); --force recomputes");
@@ -97,7 +124,7 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
     }
   }
   make_dirs(dir);
-  std::filesystem::remove(dir + "/DONE");
+  if (!shard_only) std::filesystem::remove(dir + "/DONE");
   if (d.threads > 0) set_threads(d.threads);
   const StageCache cache(default_cache_dir(d.output, opt.cache_dir));
 
@@ -154,10 +181,17 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model
   auto say = [&](const std::string& m) { log(opt, d.name, m); };
   AllocationContext actx = allocation_context(d, model, *tok, *rot, fp_model, model_dir, say);
+  const RunDirFarm farm(dir, allocation_key(resolved), opt.alloc_shard, opt.alloc_shards, say);
+  actx.ila_amp_farm = &farm;   // shard results in the run dir are used; missing ones measured
   AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};
   AllocationReport arep;
   Allocation allocation = packed ? pack.allocation : alloc->allocate(req, &arep);
   fp_model.reset();
+  if (shard_only) {   // twla allocate --shard: the shard file is the result
+    rec.status = "shard";
+    rec.timings["allocate"] = since(t);
+    return rec;
+  }
   record_allocation(allocation, arep, rec, say);
   rec.timings["allocate"] = since(t);
   QuantLinearOps ops(rot.get(), allocation, d.activations.clip, d.compat == "reference");

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/strings.h"
+#include "experiments/allocation_farm.h"
 
 namespace twla {
 
@@ -29,12 +30,6 @@ std::vector<std::pair<std::string, std::vector<int>>> read_jobs(const SweepPlan&
     out.emplace_back(parts[0], idx);
   }
   return out;
-}
-
-std::string array_spec(const std::vector<int>& indices, int max_parallel) {
-  std::vector<std::string> s;
-  for (int i : indices) s.push_back(std::to_string(i));
-  return join(s, ",") + (max_parallel > 0 ? "%" + std::to_string(max_parallel) : "");
 }
 
 // "123_4" -> {"123", 4}; false for lines that are not one array task ("123_[1-3]" pending, "123").
@@ -63,6 +58,15 @@ std::map<std::pair<std::string, int>, std::string> parse_states(const std::strin
   }
   return out;
 }
+// Submits a script with `sbatch --parsable`; the job id. Error naming sbatch's message and the fix.
+std::string sbatch(const std::string& script) {
+  std::string out;
+  int rc = run_capture("sbatch --parsable " + shell_quote(script) + " 2>&1", &out);
+  TWLA_CHECK(rc == 0, "sbatch failed (exit ", rc, "): ", trim(out),
+             "; check slurm.partition/time/mem in the descriptor or the --partition/--time flags, "
+             "and that `sinfo` works here");
+  return split(trim(out), ';')[0];  // --parsable: "jobid[;cluster]"
+}
 }  // namespace
 
 SlurmSpec parse_slurm_spec(const YAML::Node& block) {
@@ -88,15 +92,17 @@ int run_capture(const std::string& cmd, std::string* out) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-std::string sbatch_script(const SweepPlan& plan, const std::vector<int>& indices,
-                          const SlurmSpec& spec, const std::vector<std::string>& command,
-                          const std::vector<std::string>& extra, const std::string& workdir) {
+namespace {
+// An array script's #SBATCH lines (resources, dependency) and its first shell lines.
+std::string sbatch_header(const std::string& comment, const std::string& job_name, const std::string& array,
+                          const std::string& log, const SlurmSpec& spec, const std::string& workdir,
+                          const std::vector<std::string>& after) {
   std::ostringstream o;
   o << "#!/bin/bash\n"
-    << "# twla sweep '" << plan.name << "': array task i runs run i of " << plan.dir << "/plan.tsv\n"
-    << "#SBATCH --job-name=twla-" << plan.name << "\n"
-    << "#SBATCH --array=" << array_spec(indices, spec.max_parallel) << "\n"
-    << "#SBATCH --output=" << plan.dir << "/logs/%a.log\n"
+    << "# " << comment << "\n"
+    << "#SBATCH --job-name=" << job_name << "\n"
+    << "#SBATCH --array=" << array << (spec.max_parallel > 0 ? "%" + std::to_string(spec.max_parallel) : "") << "\n"
+    << "#SBATCH --output=" << log << "\n"
     << "#SBATCH --open-mode=append\n"
     << "#SBATCH --chdir=" << workdir << "\n";
   auto opt = [&](const char* flag, const std::string& v) {
@@ -110,8 +116,23 @@ std::string sbatch_script(const SweepPlan& plan, const std::vector<int>& indices
   opt("cpus-per-task", std::to_string(spec.cpus_per_task));
   opt("gpus", std::to_string(spec.gpus));
   for (const auto& a : spec.sbatch_args) o << "#SBATCH " << a << "\n";
+  if (!after.empty())
+    o << "#SBATCH --dependency=afterok:" << join(after, ":") << "\n#SBATCH --kill-on-invalid-dep=yes\n";
   o << "set -eu\n"
-    << "echo \"== $(date -u +%FT%TZ) job ${SLURM_JOB_ID} task ${SLURM_ARRAY_TASK_ID} on $(hostname)\"\n"
+    << "echo \"== $(date -u +%FT%TZ) job ${SLURM_JOB_ID} task ${SLURM_ARRAY_TASK_ID} on $(hostname)\"\n";
+  return o.str();
+}
+}  // namespace
+
+std::string sbatch_script(const SweepPlan& plan, const std::vector<int>& indices,
+                          const SlurmSpec& spec, const std::vector<std::string>& command,
+                          const std::vector<std::string>& extra, const std::string& workdir,
+                          const std::vector<std::string>& after) {
+  std::vector<std::string> idx;
+  for (int i : indices) idx.push_back(std::to_string(i));
+  std::ostringstream o;
+  o << sbatch_header("twla sweep '" + plan.name + "': array task i runs run i of " + plan.dir + "/plan.tsv",
+                     "twla-" + plan.name, join(idx, ","), plan.dir + "/logs/%a.log", spec, workdir, after)
     << "exec";
   for (const auto& c : command) o << " " << shell_quote(c);
   o << " " << shell_quote(plan.dir + "/runs/") << "\"${SLURM_ARRAY_TASK_ID}\"" << shell_quote(".yaml");
@@ -120,27 +141,58 @@ std::string sbatch_script(const SweepPlan& plan, const std::vector<int>& indices
   return o.str();
 }
 
+std::string shard_sbatch_script(const SweepPlan& plan, int index, int shards, const SlurmSpec& spec,
+                                const std::string& twla, const std::vector<std::string>& extra,
+                                const std::string& workdir) {
+  const std::string i = std::to_string(index), n = std::to_string(shards);
+  std::ostringstream o;
+  o << sbatch_header("twla sweep '" + plan.name + "': task k measures shard k of " + n +
+                         " of run " + i + "'s ila-amp evaluations",
+                     "twla-" + plan.name + "-alloc" + i, "1-" + n, plan.dir + "/logs/" + i + "-shard-%a.log",
+                     spec, workdir, {})
+    << "exec " << shell_quote(twla) << " allocate " << shell_quote(plan.dir + "/runs/" + i + ".yaml")
+    << " --shard \"${SLURM_ARRAY_TASK_ID}/" << n << "\"";
+  for (const auto& e : extra) o << " " << shell_quote(e);
+  o << "\n";
+  return o.str();
+}
+
 std::string slurm_submit(const SweepPlan& plan, const std::vector<int>& indices,
                          const SlurmSpec& spec, const std::string& twla,
-                         const std::vector<std::string>& extra) {
+                         const std::vector<std::string>& extra, const std::vector<std::string>& after) {
   TWLA_ASSERT(!indices.empty());
   make_dirs(plan.dir + "/slurm");
   auto jobs = read_jobs(plan);
   std::string script = plan.dir + "/slurm/array-" + std::to_string(jobs.size()) + ".sbatch";
   char cwd[4096];
   TWLA_CHECK(::getcwd(cwd, sizeof cwd), "twla sweep: cannot read the working directory");
-  write_file_atomic(script, sbatch_script(plan, indices, spec, {twla, "run"}, extra, cwd));
-  std::string out;
-  int rc = run_capture("sbatch --parsable " + shell_quote(script) + " 2>&1", &out);
-  TWLA_CHECK(rc == 0, "sbatch failed (exit ", rc, "): ", trim(out),
-             "; check slurm.partition/time/mem in the descriptor or the --partition/--time flags, "
-             "and that `sinfo` works here");
-  std::string job = split(trim(out), ';')[0];  // --parsable: "jobid[;cluster]"
+  write_file_atomic(script, sbatch_script(plan, indices, spec, {twla, "run"}, extra, cwd, after));
+  std::string job = sbatch(script);
   std::vector<std::string> idx;
   for (int i : indices) idx.push_back(std::to_string(i));
   std::string prev = file_exists(jobs_file(plan)) ? read_file(jobs_file(plan)) : "";
   write_file_atomic(jobs_file(plan), prev + job + "\t" + join(idx, ",") + "\n");
   return job;
+}
+
+std::vector<std::string> slurm_submit_shards(const SweepPlan& plan, const std::vector<int>& indices,
+                                             const SlurmSpec& spec, const std::string& twla,
+                                             const std::vector<std::string>& extra) {
+  std::vector<std::string> jobs;
+  char cwd[4096];
+  TWLA_CHECK(::getcwd(cwd, sizeof cwd), "twla sweep: cannot read the working directory");
+  const std::string tsv = plan.dir + "/slurm/shards.tsv";
+  for (int i : indices) {
+    const int n = allocation_shards(YAML::LoadFile(plan.runs[size_t(i)].descriptor));
+    if (n <= 0) continue;
+    make_dirs(plan.dir + "/slurm");
+    const std::string script = plan.dir + "/slurm/shards-" + std::to_string(i) + ".sbatch";
+    write_file_atomic(script, shard_sbatch_script(plan, i, n, spec, twla, extra, cwd));
+    jobs.push_back(sbatch(script));
+    const std::string prev = file_exists(tsv) ? read_file(tsv) : "";
+    write_file_atomic(tsv, prev + jobs.back() + "\t" + std::to_string(i) + "\t" + std::to_string(n) + "\n");
+  }
+  return jobs;
 }
 
 std::map<int, std::string> slurm_states(const SweepPlan& plan) {

@@ -39,15 +39,30 @@ struct SlurmSpec {
 SlurmSpec parse_slurm_spec(const YAML::Node& block);   // errors name slurm.<field>
 
 // The array script (pure): `command` is the worker command line before the descriptor path.
+// after: job ids that must finish successfully first (--dependency=afterok:..., and the task is
+// cancelled when one fails, so `twla sweep status` calls it failed and resume resubmits it).
 std::string sbatch_script(const SweepPlan& plan, const std::vector<int>& indices,
                           const SlurmSpec& spec, const std::vector<std::string>& command,
-                          const std::vector<std::string>& extra, const std::string& workdir);
+                          const std::vector<std::string>& extra, const std::string& workdir,
+                          const std::vector<std::string>& after = {});
 
 // Writes the script, submits it with `sbatch --parsable`, records the job; returns the job id.
 // Error naming sbatch's message (and the fix) when submission fails.
 std::string slurm_submit(const SweepPlan& plan, const std::vector<int>& indices,
                          const SlurmSpec& spec, const std::string& twla,
-                         const std::vector<std::string>& extra);
+                         const std::vector<std::string>& extra,
+                         const std::vector<std::string>& after = {});
+
+// ILA-AMP's evaluations farmed out (allocation_shards: experiments/allocation_farm.h).
+// The shard array of run `index` (pure): task k runs `twla allocate <runs/index.yaml> --shard k/n`.
+std::string shard_sbatch_script(const SweepPlan& plan, int index, int shards, const SlurmSpec& spec,
+                                const std::string& twla, const std::vector<std::string>& extra,
+                                const std::string& workdir);
+// Submits one shard array per run in `indices` that asks for shards (recorded in
+// slurm/shards.tsv: job id, run index, shards); returns their job ids, for slurm_submit's `after`.
+std::vector<std::string> slurm_submit_shards(const SweepPlan& plan, const std::vector<int>& indices,
+                                             const SlurmSpec& spec, const std::string& twla,
+                                             const std::vector<std::string>& extra);
 
 // index -> "pending", "running", "failed (STATE)" for runs submitted and not done.
 std::map<int, std::string> slurm_states(const SweepPlan& plan);

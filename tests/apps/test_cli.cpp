@@ -237,3 +237,22 @@ TEST_CASE("cli: twla pack, then twla eval --model PACKED; a damaged pack gives o
   check_one_line_error(run_twla(eval), {"packed model", "truncated", "twla pack"});
   fs::remove_all(d);
 }
+
+TEST_CASE("cli: twla allocate lists ila-amp's work list and refuses bad shards", "[cli]") {
+  auto d = temp_dir("allocate");
+  const std::string desc = write(d / "a.yaml", "name: a\nmodel: {path: " + stories() + "}\noutput: " + d.string() +
+                                                   "\nactivations: {bits: 4, allocator: {name: ila-amp, "
+                                                   "candidates: [2, 4, 8]}}\n");
+  auto r = run_twla("allocate " + desc + " --list --shards 2");
+  CAPTURE(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\"evaluations\":27,\"groups\":10") != std::string::npos);   // 1 + 5*2 + 4*4
+  CHECK(r.out.find("\"shards\":2,\"shard_blocks\":[40,40]") != std::string::npos);
+  CHECK(r.out.find("{\"id\":26,\"kind\":\"pair\"") != std::string::npos);
+  CHECK(nlohmann::json::parse(r.out).at("jobs").size() == 27);
+  check_one_line_error(run_twla("allocate " + desc + " --shard 3/2"), {"--shard 3/2", "K must be in 1..N"});
+  check_one_line_error(run_twla("allocate " + desc + " --list --shards 11"), {"--shards=11", "give 1..10 shards"});
+  const std::string uni = write(d / "u.yaml", "name: u\nmodel: {path: " + stories() + "}\noutput: " + d.string() + "\n");
+  check_one_line_error(run_twla("allocate " + uni + " --list"), {"only ila-amp has a work list"});
+  fs::remove_all(d);
+}

@@ -6,6 +6,7 @@
 
 #include "core/fs.h"
 #include "core/paths.h"
+#include "experiments/allocation_farm.h"
 #include "experiments/descriptor.h"
 #include "experiments/runner_slurm.h"
 #include "experiments/sweep_plan.h"
@@ -88,4 +89,25 @@ TEST_CASE("slurm: the array script carries the resources and runs one plan entry
   CHECK_THROWS_WITH(twla::parse_slurm_spec(YAML::Load("{cpus_per_task: many}")),
                     Catch::Contains("slurm.cpus_per_task"));
   CHECK(twla::shell_quote("a'b") == "'a'\\''b'");
+}
+
+TEST_CASE("slurm: ila-amp shards run as an array before the run, which depends on it", "[slurm]") {
+  twla::SweepPlan plan;
+  plan.name = "s";
+  plan.dir = "/x/runs/.sweep";
+  auto spec = twla::parse_slurm_spec(YAML::Load("{time: '01:00:00', max_parallel: 3}"));
+  auto s = twla::shard_sbatch_script(plan, 4, 8, spec, "/bin/twla", {"--data-dir", "/d"}, "/w");
+  for (const char* line : {"#SBATCH --array=1-8%3\n", "#SBATCH --time=01:00:00\n",
+                           "#SBATCH --output=/x/runs/.sweep/logs/4-shard-%a.log\n",
+                           "exec '/bin/twla' allocate '/x/runs/.sweep/runs/4.yaml' --shard "
+                           "\"${SLURM_ARRAY_TASK_ID}/8\" '--data-dir' '/d'\n"}) {
+    CAPTURE(line);
+    CHECK(s.find(line) != std::string::npos);
+  }
+  CHECK(s.find("--dependency") == std::string::npos);
+  auto run = twla::sbatch_script(plan, {4}, spec, {"/bin/twla", "run"}, {}, "/w", {"11", "12"});
+  CHECK(run.find("#SBATCH --dependency=afterok:11:12\n#SBATCH --kill-on-invalid-dep=yes\n") != std::string::npos);
+  CHECK(twla::allocation_shards(YAML::Load("{activations: {allocator: {name: ila-amp, shards: 8}}}")) == 8);
+  CHECK(twla::allocation_shards(YAML::Load("{activations: {allocator: {name: ila-amp, shards: 0}}}")) == 0);
+  CHECK(twla::allocation_shards(YAML::Load("{activations: {allocator: {name: uniform}}}")) == 0);
 }
