@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# scripts/gpu-check.sh: the one script a lent GPU machine runs (docs/PERFORMANCE.md, "CUDA").
+# scripts/gpu-check.sh: the one script a lent GPU machine runs (docs/PERFORMANCE.md, "GPU").
 #   standalone (default): build tq2_cuda_check with nvcc alone (kernels/cuda/standalone_main.cu:
 #              validates every tq2/e2m CUDA kernel against the CPU references, then times them
 #              against cuBLAS fp16 and a device-to-device copy) and run it.      ~1-2 min
-#   full:      standalone first (its figures are the point), then configure this CMake tree
-#              against the machine's libtorch (python3's torch), build, run the tests that need no
-#              ../shared data (ctest -R '^kernels$') and the CMake-built tq2_cuda_check.  ~4-7 min
+#   cmake:     configure this CMake tree against the machine's libtorch (python3's torch), build
+#              (ninja), run the tests that need no ../shared data (ctest -R '^kernels$') and the
+#              CMake-built tq2_cuda_check --quick --no-bench.                       ~4-6 min on 16 cores
+#   full:      standalone, then cmake (may pass the run tool's 600 s: there, two calls).
+#   build:     only build the standalone binary (e.g. on the CPU machine, to carry it).
 # Env: OUT (results folder; default build-gpu/out), ARCH (e.g. sm_90; default: the GPU's),
 #      QUICK=1 (fewer shapes), JOBS (default nproc), NVCC, TORCH_PREFIX (libtorch's CMake prefix),
-#      FULL_TARGETS (default "all tq2_cuda_check").
+#      FULL_TARGETS (default "all tq2_cuda_check"), NINJA_TIMEOUT (default 420 s), CMAKE_DIR
+#      (default build-gpu/cmake), CHECK_TIMEOUT (default 420 s).
 # Writes to OUT: summary.txt (one line per step: name, status, seconds), tq2_cuda.json (every
-# verdict and timing), tq2_cuda_check.log, nvcc.log, and in full mode cmake.log, ninja.log,
-# ctest.log. Exit status: 0 when every step passed, else the number of failed steps (max 9).
-# A binary built here earlier (build-gpu/tq2_cuda_check with a .stamp matching the sources) is
-# used as is: build it on a CPU machine with `scripts/gpu-check.sh build` and carry build-gpu.
+# verdict and timing), tq2_cuda_check.log, nvcc.log, and with cmake: cmake.log, ninja.log,
+# ctest.log, cmake_cuda_check.log (8 files: what the run tool brings back). Exit status: 0 when
+# every step passed, else the number of failed steps (at most 9).
+# A binary built earlier (build-gpu/tq2_cuda_check with a .stamp matching the sources and ARCH) is
+# used as is: build it on the CPU machine with `ARCH=sm_90 scripts/gpu-check.sh build` and carry
+# build-gpu/tq2_cuda_check and build-gpu/tq2_cuda_check.stamp.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 MODE=${1:-standalone}
-case "$MODE" in standalone | full | build) ;; *)
-  echo "usage: scripts/gpu-check.sh [standalone|full|build]"; exit 2 ;;
+case "$MODE" in standalone | cmake | full | build) ;; *)
+  echo "usage: scripts/gpu-check.sh [standalone|cmake|full|build]"; exit 2 ;;
 esac
 OUT=${OUT:-build-gpu/out}
 JOBS=${JOBS:-$(nproc)}
@@ -83,7 +88,9 @@ build_standalone() {
     _ {} "$NVCC" "$ARCH" || return 1
   "$NVCC" -arch="$ARCH" -o "$BIN" build-gpu/obj/*.o "${BLAS_FLAGS[@]}" && echo "$STAMP" >"$BIN.stamp"
 }
-if [ -x "$BIN" ] && [ "$(cat "$BIN.stamp" 2>/dev/null)" = "$STAMP" ]; then
+if [ "$MODE" = cmake ]; then
+  :
+elif [ -x "$BIN" ] && [ "$(cat "$BIN.stamp" 2>/dev/null)" = "$STAMP" ]; then
   echo "gpu-check: $BIN is up to date with the sources ($ARCH), not rebuilt" | tee "$OUT/nvcc.log"
   step nvcc_build skipped 0
 else
@@ -93,22 +100,22 @@ else
 fi
 [ "$MODE" = build ] && exit "$failed"
 
-if [ -x "$BIN" ]; then
+if [ "$MODE" != cmake ] && [ -x "$BIN" ]; then
   args=(--json "$OUT/tq2_cuda.json")
   [ "${QUICK:-0}" = 1 ] && args+=(--quick)
   run_step tq2_cuda_check "$OUT/tq2_cuda_check.log" "${CHECK_TIMEOUT:-420}" "$BIN" "${args[@]}"
 fi
 
-# --- full: the CMake tree against python3's libtorch.
-if [ "$MODE" = full ]; then
+# --- cmake: the CMake tree against python3's libtorch.
+if [ "$MODE" = full ] || [ "$MODE" = cmake ]; then
   TORCH_PREFIX=${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
-  B=build-gpu/cmake
+  B=${CMAKE_DIR:-build-gpu/cmake}
   cap=${ARCH#sm_}
   if run_step cmake_configure "$OUT/cmake.log" 300 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DTWLA_WITH_GNUPLOT=OFF -DCMAKE_CUDA_ARCHITECTURES="$cap" \
     -DCMAKE_CUDA_COMPILER="$NVCC" -DCMAKE_POLICY_VERSION_MINIMUM=3.5; then
     # shellcheck disable=SC2086  # FULL_TARGETS is a list of targets
-    run_step ninja_build "$OUT/ninja.log" 900 ninja -C "$B" -j"$JOBS" ${FULL_TARGETS:-all tq2_cuda_check} &&
+    run_step ninja_build "$OUT/ninja.log" "${NINJA_TIMEOUT:-420}" ninja -C "$B" -j"$JOBS" ${FULL_TARGETS:-all tq2_cuda_check} &&
       run_step ctest_kernels "$OUT/ctest.log" 600 ctest --test-dir "$B" -R '^kernels$' --output-on-failure &&
       run_step cmake_cuda_check "$OUT/cmake_cuda_check.log" 300 "$B/kernels/tq2_cuda_check" --quick --no-bench
   else

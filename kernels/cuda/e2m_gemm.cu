@@ -5,13 +5,11 @@
 //
 // Why planes: an e2m weight is w = mu_h + a0_h t0 (+ a1_h t1 in the salient region A) with the
 // params of its row, block and hi/lo group h, and h varies per element, so sum_k x_k w_k is not one
-// ternary dot product. It splits exactly into 8 ternary planes per 128-column block (e2m_cuda.h):
-//   A (positions < n_a):  [h=1], [h=0] t0, [h=1] t0, [h=0] t1, [h=1] t1
-//   B (n_a <= p < width): [h=1], [h=0] t0, [h=1] t0
-// plus mu_A0 * sum_A x + mu_B0 * sum_B x from the prep's region sums. Each plane is decoded into
-// shared memory and multiplied on the tensor cores over the 16-wide K slabs its region touches
-// only (A planes: ceil(n_a / 16) slabs, B planes: the rest), then scaled by its fp32 coefficient
-// in the epilogue. Tiling as tq2_gemm.cu (64x64 tile, 4 warps of 32x32, K = one 128-column
+// ternary dot product. It splits exactly into 8 ternary planes per 128-column block (e2m_planes.h,
+// shared with the CPU test of the split) plus mu_A0 * sum_A x + mu_B0 * sum_B x from the prep's
+// region sums. Each plane is decoded into shared memory and multiplied on the tensor cores over
+// the 16-wide K slabs its region touches only (A planes: ceil(n_a / 16) slabs, B planes: the
+// rest), then scaled by its fp32 coefficient in the epilogue. Tiling as tq2_gemm.cu (64x64 tile, 4 warps of 32x32, K = one 128-column
 // block, no pipelining): correctness first, then speed against cuBLAS.
 #include <mma.h>
 
@@ -19,13 +17,15 @@
 #include <string>
 
 #include "kernels/cuda/e2m_cuda.h"
+#include "kernels/cuda/e2m_planes.h"
 #include "kernels/cuda/tq2_cuda_check.h"
 
 namespace twla::kernels::cuda {
 namespace {
 namespace wmma = nvcuda::wmma;
 
-constexpr int BM = 64, BN = 64, BK = 128, NT = 128, KS = 16, kPlanes = 8;
+namespace planes = twla::kernels::e2m_planes;
+constexpr int BM = 64, BN = 64, BK = 128, NT = 128, KS = planes::kSlab;
 
 template <class T>
 struct Frag;
@@ -53,25 +53,6 @@ __device__ __forceinline__ int slab(int rows, int r, int k) { return (k / KS) * 
 
 __device__ __forceinline__ uint32_t word24(const uint8_t* p) {
   return uint32_t(__ldg(p)) | (uint32_t(__ldg(p + 1)) << 8) | (uint32_t(__ldg(p + 2)) << 16);
-}
-
-// Plane P (0..4: region A, 5..7: region B) keeps the elements of hi/lo group hsel(P) and takes
-// from them 1 (kind 0), t0 (kind 1) or t1 (kind 2): e2m.h codes c0 = 4 h + t0 + 1, c1 = 4 h + t1 + 1.
-__device__ __forceinline__ int plane_hsel(int P) { return (0xB5 >> P) & 1; }     // 1,0,1,0,1,1,0,1
-__device__ __forceinline__ int plane_kind(int P) { return (0x5294 >> (2 * P)) & 3; }  // 0,1,1,2,2,0,1,1
-
-// Coefficient of plane P from the 10 params mu_A0 mu_A1 a0_A0 a0_A1 a1_A0 a1_A1 mu_B0 mu_B1 a0_B0 a0_B1.
-__device__ __forceinline__ float plane_coef(int P, const float* p) {
-  switch (P) {
-    case 0: return p[1] - p[0];
-    case 1: return p[2];
-    case 2: return p[3];
-    case 3: return p[4];
-    case 4: return p[5];
-    case 5: return p[7] - p[6];
-    case 6: return p[8];
-    default: return p[9];
-  }
 }
 
 // xp: permuted activations [M, nb * 128]; rsum [M, nb, 2] (sum over A, sum over B).
@@ -134,31 +115,24 @@ __global__ void __launch_bounds__(NT) gemm_kernel(E2mDevice w, const T* __restri
       if (m < M && n_ep < w.oc)
         facc[e] += prm[0] * float(rsum[(m * nb + blk) * 2]) + prm[6] * float(rsum[(m * nb + blk) * 2 + 1]);
     }
-    const int a_hi = (n_a + KS - 1) / KS, b_lo = n_a / KS, b_hi = (width + KS - 1) / KS;
-    for (int P = 0; P < kPlanes; ++P) {
-      const int s_lo = P < 5 ? 0 : b_lo, s_hi = P < 5 ? a_hi : b_hi;
-      if (s_lo >= s_hi) continue;  // uniform over the block: n_a and width are per block
+    for (int P = 0; P < planes::kPlanes; ++P) {
+      const planes::Range rg = planes::range(P, n_a, width);
+      if (rg.s_lo >= rg.s_hi) continue;  // uniform over the block: n_a and width are per block
       // Decode plane P into Bs for slabs [s_lo, s_hi) (rows >= oc decode to 0 via c0 = 1).
-      const int hsel = plane_hsel(P), kind = plane_kind(P), r_lo = P < 5 ? 0 : n_a, r_hi = P < 5 ? n_a : width;
 #pragma unroll
       for (int g = 0; g < 8; ++g) {
         const int gi = 8 * hf + g, sl = gi / 2;  // 8 positions = half a slab
-        if (sl < s_lo || sl >= s_hi) continue;
-        const uint32_t c = kind == 2 ? v1[g] : v0[g], hbits = v0[g];
+        if (sl < rg.s_lo || sl >= rg.s_hi) continue;
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          const int p = 8 * gi + j;
-          const bool keep = p >= r_lo && p < r_hi && int((hbits >> (3 * j + 2)) & 1u) == hsel;
-          const int t = int((c >> (3 * j)) & 3u) - 1;
-          Bs[slab(BN, rd, p)] = F::code(keep ? (kind == 0 ? 1 : t) : 0);
-        }
+        for (int j = 0; j < 8; ++j)
+          Bs[slab(BN, rd, 8 * gi + j)] = F::code(planes::value(P, rg, v0[g], v1[g], j, 8 * gi + j));
       }
       __syncthreads();
 #pragma unroll
       for (int i = 0; i < 2; ++i)
 #pragma unroll
         for (int j = 0; j < 2; ++j) wmma::fill_fragment(c[i][j], typename F::Acc(0));
-      for (int s = s_lo; s < s_hi; ++s) {
+      for (int s = rg.s_lo; s < rg.s_hi; ++s) {
         typename F::A a[2];
         typename F::B b[2];
 #pragma unroll
@@ -176,7 +150,7 @@ __global__ void __launch_bounds__(NT) gemm_kernel(E2mDevice w, const T* __restri
         for (int j = 0; j < 2; ++j)
           wmma::store_matrix_sync(&Cs[(wm * 32 + i * 16) * BN + wn * 32 + j * 16], c[i][j], BN, wmma::mem_row_major);
       __syncthreads();
-      const float coef = plane_coef(P, prm);
+      const float coef = planes::coef(P, prm);
 #pragma unroll
       for (int e = 0; e < kPer; ++e) facc[e] += coef * float(Cs[(r0 + kRowStep * e) * BN + cn]);
       // The next plane's decode writes Bs only after every warp passed the barrier above (its MMAs
