@@ -9,8 +9,8 @@
 // shared with the CPU test of the split) plus mu_A0 * sum_A x + mu_B0 * sum_B x from the prep's
 // region sums. Each plane is decoded into shared memory and multiplied on the tensor cores over
 // the 16-wide K slabs its region touches only (A planes: ceil(n_a / 16) slabs, B planes: the
-// rest), then scaled by its fp32 coefficient in the epilogue. Tiling as tq2_gemm.cu (64x64 tile, 4 warps of 32x32, K = one 128-column
-// block, no pipelining): correctness first, then speed against cuBLAS.
+// rest), then scaled by its fp32 coefficient in the epilogue. Tiling as tq2_gemm.cu (64x64 tile,
+// 4 warps of 32x32, K = one 128-column block, no pipelining): correctness first, then speed.
 #include <mma.h>
 
 #include <stdexcept>
@@ -224,7 +224,9 @@ __global__ void __launch_bounds__(128) row_sums_kernel(E2mDevice w, float* __res
 dim3 grid_for(const E2mDevice& w, int m) { return dim3(unsigned((w.oc + BN - 1) / BN), unsigned((m + BM - 1) / BM)); }
 
 void check_m(int m, const char* who) {
-  if (m < 1 || m > 65535 * BM) throw std::invalid_argument(std::string(who) + ": m=" + std::to_string(m) + " must be 1.." + std::to_string(65535 * BM));
+  if (m < 1 || m > 65535 * BM)
+    throw std::invalid_argument(std::string(who) + ": m=" + std::to_string(m) + " must be 1.." +
+                                std::to_string(65535 * BM));
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 // tests/kernels/test_e2m_planes.cpp: the ternary-plane split of e2m blocks (kernels/cuda/
-// e2m_planes.h) that the CUDA prefill GEMMs use, run on the CPU: (1) every weight rebuilt from
-// the planes and coefficients equals e2m_dequantize's up to fp32 rounding (1e-6 of the largest param), every
-// plane is zero outside its region and its K slabs; (2) the GEMM computed the kernels' way (region
-// sums + plane dots over the plane's slabs only + the coefficient epilogue + the zero point via row
-// sums) matches e2m_gemm_act_ref / e2m_gemm_f32_ref to 1e-5 of sum |x w|. Layouts: random salient
-// counts (< 64 and up to 128), none, and GPTQ-ternary's all-salient form; ragged widths.
-// Not here: the WMMA tiling itself (needs a GPU: tq2_cuda_check, docs/PERFORMANCE.md "GPU").
+// e2m_planes.h) that the CUDA prefill GEMMs use, run on the CPU:
+// (1) every weight rebuilt from the planes and coefficients equals e2m_dequantize's up to fp32
+//     rounding (1e-6 of the largest param); every plane is zero outside its region and K slabs;
+// (2) the GEMM computed the kernels' way (region sums + plane dots over each plane's slabs only +
+//     the coefficient epilogue + the zero point via row sums) matches e2m_gemm_act_ref /
+//     e2m_gemm_f32_ref to 1e-5 of sum |x w|.
+// Layouts: random salient counts (< 64 and up to 128), none, GPTQ-ternary's all-salient form;
+// ragged widths. Not here: the WMMA tiling itself (needs a GPU: tq2_cuda_check,
+// docs/PERFORMANCE.md "GPU").
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -79,7 +81,8 @@ TEST_CASE("e2m planes rebuild every weight and stay inside their region and slab
           for (int64_t b = 0; b < w.n_blocks; ++b) {
             const int n_a = w.blocks[b].n_a, width = int(w.width(b));
             const float* prm = w.params + (o * w.n_blocks + b) * kE2mParams;
-            const double scale = *std::max_element(prm, prm + kE2mParams, [](float x, float y) { return std::fabs(x) < std::fabs(y); });
+            double scale = 0;
+            for (int k = 0; k < kE2mParams; ++k) scale = std::max(scale, double(std::fabs(prm[k])));
             for (int p = 0; p < kE2mBlock; ++p) {
               uint32_t v0, v1;
               words(w, o, b, p / 8, v0, v1);
@@ -96,7 +99,7 @@ TEST_CASE("e2m planes rebuild every weight and stay inside their region and slab
               if (p >= width) continue;
               const int64_t col = b * kE2mBlock + w.perm[b * kE2mBlock + p];
               INFO("row " << o << " block " << b << " position " << p << " (n_a " << n_a << ", width " << width << ")");
-              REQUIRE(std::fabs(rebuilt - W[o * ic + col]) <= 1e-6 * std::fabs(scale) + 1e-12);
+              REQUIRE(std::fabs(rebuilt - W[o * ic + col]) <= 1e-6 * scale + 1e-12);
             }
           }
       }
