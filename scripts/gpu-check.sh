@@ -9,9 +9,12 @@
 #   full:      standalone, then cmake (may pass the run tool's 600 s: there, two calls).
 #   build:     only build the standalone binary (e.g. on the CPU machine, to carry it).
 # Env: OUT (results folder; default build-gpu/out), ARCH (e.g. sm_90; default: the GPU's),
-#      QUICK=1 (fewer shapes), JOBS (default nproc), NVCC, TORCH_PREFIX (libtorch's CMake prefix),
+#      QUICK=1 (fewer shapes), SANITIZE=1 (then compute-sanitizer memcheck of the --quick
+#      validation), JOBS (default nproc), NVCC, TORCH_PREFIX (libtorch's CMake prefix),
 #      FULL_TARGETS (default "all tq2_cuda_check"), NINJA_TIMEOUT (default 420 s), CMAKE_DIR
-#      (default build-gpu/cmake), CHECK_TIMEOUT (default 420 s).
+#      (default build-gpu/cmake), CMAKE_ARGS (more -D flags), CHECK_TIMEOUT (default 420 s).
+# gnuplot plots switch themselves off where gnuplot-iostream is missing (cmake/deps.cmake); CMake 4
+# refuses projects asking for < 3.5, hence CMAKE_POLICY_VERSION_MINIMUM for libtorch's config files.
 # Writes to OUT: summary.txt (one line per step: name, status, seconds), tq2_cuda.json (every
 # verdict and timing), tq2_cuda_check.log, nvcc.log, and with cmake: cmake.log, ninja.log,
 # ctest.log, cmake_cuda_check.log (8 files: what the run tool brings back). Exit status: 0 when
@@ -104,6 +107,10 @@ if [ "$MODE" != cmake ] && [ -x "$BIN" ]; then
   args=(--json "$OUT/tq2_cuda.json")
   [ "${QUICK:-0}" = 1 ] && args+=(--quick)
   run_step tq2_cuda_check "$OUT/tq2_cuda_check.log" "${CHECK_TIMEOUT:-420}" "$BIN" "${args[@]}"
+  if [ "${SANITIZE:-0}" = 1 ]; then  # out-of-bounds / misaligned accesses in the validation runs
+    run_step memcheck "$OUT/memcheck.log" "${SANITIZE_TIMEOUT:-300}" compute-sanitizer --tool memcheck \
+      --error-exitcode 3 "$BIN" --quick --no-bench
+  fi
 fi
 
 # --- cmake: the CMake tree against python3's libtorch.
@@ -111,9 +118,10 @@ if [ "$MODE" = full ] || [ "$MODE" = cmake ]; then
   TORCH_PREFIX=${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
   B=${CMAKE_DIR:-build-gpu/cmake}
   cap=${ARCH#sm_}
+  # shellcheck disable=SC2086  # CMAKE_ARGS is a list of flags
   if run_step cmake_configure "$OUT/cmake.log" 300 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DTWLA_WITH_GNUPLOT=OFF -DCMAKE_CUDA_ARCHITECTURES="$cap" \
-    -DCMAKE_CUDA_COMPILER="$NVCC" -DCMAKE_POLICY_VERSION_MINIMUM=3.5; then
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DCMAKE_CUDA_ARCHITECTURES="$cap" -DCMAKE_CUDA_COMPILER="$NVCC" \
+    -DCMAKE_POLICY_VERSION_MINIMUM=3.5 ${CMAKE_ARGS:-}; then
     # shellcheck disable=SC2086  # FULL_TARGETS is a list of targets
     run_step ninja_build "$OUT/ninja.log" "${NINJA_TIMEOUT:-420}" ninja -C "$B" -j"$JOBS" ${FULL_TARGETS:-all tq2_cuda_check} &&
       run_step ctest_kernels "$OUT/ctest.log" 600 ctest --test-dir "$B" -R '^kernels$' --output-on-failure &&
