@@ -108,7 +108,8 @@ if [ "$MODE" != cmake ] && [ -x "$BIN" ]; then
   [ "${QUICK:-0}" = 1 ] && args+=(--quick)
   run_step tq2_cuda_check "$OUT/tq2_cuda_check.log" "${CHECK_TIMEOUT:-420}" "$BIN" "${args[@]}"
   if [ "${SANITIZE:-0}" = 1 ]; then  # out-of-bounds / misaligned accesses in the validation runs
-    run_step memcheck "$OUT/memcheck.log" "${SANITIZE_TIMEOUT:-300}" compute-sanitizer --tool memcheck \
+    san=$(command -v compute-sanitizer || echo "$CUDA_HOME/compute-sanitizer/compute-sanitizer")
+    run_step memcheck "$OUT/memcheck.log" "${SANITIZE_TIMEOUT:-300}" "$san" --tool memcheck \
       --error-exitcode 3 "$BIN" --quick --no-bench
   fi
 fi
