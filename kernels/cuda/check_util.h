@@ -65,8 +65,10 @@ inline void verdict(const std::string& what, const std::vector<float>& got, cons
   ++checks;
   failures += !ok;
   std::printf("  %-44s max err %.3g (limit %.3g) %s\n", what.c_str(), e, lim, ok ? "ok" : "FAIL");
-  std::ostringstream m;
-  m << "\"" << what << "\": {\"max_err\": " << e << ", \"limit\": " << lim << ", \"ok\": " << (ok ? "true" : "false")
+  std::ostringstream m, err;
+  if (std::isfinite(e)) err << e;
+  else err << "null";  // JSON has no inf
+  m << "\"" << what << "\": {\"max_err\": " << err.str() << ", \"limit\": " << lim << ", \"ok\": " << (ok ? "true" : "false")
     << "}";
   add_member(json_checks, m.str());
 }
