@@ -88,7 +88,8 @@ def main():
             print(f"  {name:<38} {us:>11.1f} {gbps:>8.2f} {ratio:>26.2f}")
             rows.append({"kernel": name, "us": us, "gbps": gbps, "speedup_vs_llamacpp_tq2_dram": ratio})
         out["batches"][str(n)] = rows
-    print("\nus/matrix: llama.cpp = mean us/run / matrices per op; twla = median wall ms per call.")
+    print("\nus/matrix: llama.cpp = mean us/run / matrices per op; twla = median wall ms per call.\n"
+          "x llama.cpp TQ2_0 (DRAM) = that case's time / this row's time (> 1: this row is faster).")
     tmp = a.json + ".tmp"
     with open(tmp, "w") as f:
         json.dump(out, f, indent=2)
