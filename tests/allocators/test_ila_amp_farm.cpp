@@ -13,33 +13,16 @@
 #include "eval/datasets.h"
 #include "eval/perplexity.h"
 #include "quantizers/act_quant.h"
+#include "tests/allocators/bits_ops.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 using namespace twla;
 
 namespace {
-class BitsOps : public LinearOps {
- public:
-  explicit BitsOps(std::vector<int> bits) : bits_(std::move(bits)) {}
-  Tensor linear(const std::string& name, const Tensor& x, const Tensor& W) const override {
-    AffineSpec s;
-    s.bits = bits_[size_t(linear_block(name))];
-    s.clip = 0.9;
-    return at::matmul(act_fake_quant(x, s), W.t());
-  }
+using twla::test::BitsOps;
 
- private:
-  std::vector<int> bits_;
-};
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using twla::test::error_of;
 }  // namespace
 
 TEST_CASE("ila-amp farm: shards cover the work list once, keep groups whole, and balance", "[allocators]") {

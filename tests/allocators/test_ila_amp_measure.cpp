@@ -11,25 +11,13 @@
 #include "eval/datasets.h"
 #include "eval/perplexity.h"
 #include "quantizers/act_quant.h"
+#include "tests/allocators/bits_ops.h"
 #include "tests/catch.h"
 
 using namespace twla;
 
 namespace {
-// x -> per-token fake-quant at its block's width (clip 0.9) -> x W^T.
-class BitsOps : public LinearOps {
- public:
-  explicit BitsOps(std::vector<int> bits) : bits_(std::move(bits)) {}
-  Tensor linear(const std::string& name, const Tensor& x, const Tensor& W) const override {
-    AffineSpec s;
-    s.bits = bits_[size_t(linear_block(name))];
-    s.clip = 0.9;
-    return at::matmul(act_fake_quant(x, s), W.t());
-  }
-
- private:
-  std::vector<int> bits_;
-};
+using twla::test::BitsOps;
 }  // namespace
 
 TEST_CASE("ila-amp: the work list covers singles and non-baseline pairs once", "[allocators]") {

@@ -15,6 +15,7 @@
 #include "core/safetensors.h"
 #include "results/run_file.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace fs = std::filesystem;
 
@@ -39,12 +40,7 @@ Result run_twla(const std::string& args, const std::string& env = "") {
   return r;
 }
 
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-cli-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using twla::test::temp_dir;
 
 std::string write(const fs::path& p, const std::string& text) {
   std::ofstream(p) << text;
@@ -70,7 +66,7 @@ void check_one_line_error(const Result& r, const std::vector<std::string>& needl
 }  // namespace
 
 TEST_CASE("cli: bad input gives one clear line", "[cli]") {
-  auto d = temp_dir("bad");
+  auto d = temp_dir("cli-bad");
   std::string base = "model: {path: " + stories() + "}\neval: {tasks: [tinystories], seqlen: 64, max_windows: 2}\noutput: " + d.string() + "\n";
   check_one_line_error(run_twla("run " + write(d / "a.yaml", base + "quantiser: rtn\n")),
                        {"quantiser", "did you mean 'quantizer'"});
@@ -114,7 +110,7 @@ TEST_CASE("cli: twla COMMAND --help prints a usage and exits 0 for every command
 }
 
 TEST_CASE("cli: twla plot hist/loss errors name the layer or the missing stats", "[cli]") {
-  auto d = temp_dir("plot");
+  auto d = temp_dir("cli-plot");
   twla::RunRecord r;
   r.run_id = "0123456789ab";
   r.name = "w158a4-none";
@@ -137,7 +133,7 @@ TEST_CASE("cli: twla plot hist/loss errors name the layer or the missing stats",
 }
 
 TEST_CASE("cli: a run killed before its results are written leaves nothing half-written", "[cli]") {
-  auto d = temp_dir("kill");
+  auto d = temp_dir("cli-kill");
   std::string desc = write(d / "k.yaml", "name: k\nmodel: {path: " + stories() +
                                              "}\nquantizer: ternary-absmean\neval: {tasks: [tinystories], "
                                              "seqlen: 64, max_windows: 4}\noutput: " + d.string() + "\n");
@@ -153,7 +149,7 @@ TEST_CASE("cli: a run killed before its results are written leaves nothing half-
 }
 
 TEST_CASE("cli: a calibrated run killed after block k resumes to identical results", "[cli][resume]") {
-  auto d = temp_dir("resume");
+  auto d = temp_dir("cli-resume");
   auto desc = [&](const std::string& name) {
     return write(d / (name + ".yaml"),
                  "name: " + name + "\nmodel: {path: " + stories() +
@@ -185,7 +181,7 @@ TEST_CASE("cli: a calibrated run killed after block k resumes to identical resul
 }
 
 TEST_CASE("cli: twla eval --limit, --subsample and --dump-requests reach the zero-shot engine", "[cli]") {
-  auto d = temp_dir("dump");
+  auto d = temp_dir("cli-dump");
   auto count_docs = [](const fs::path& p) {
     std::ifstream in(p);
     std::set<std::string> docs;
@@ -207,7 +203,7 @@ TEST_CASE("cli: twla eval --limit, --subsample and --dump-requests reach the zer
 }
 
 TEST_CASE("cli: twla pack, then twla eval --model PACKED; a damaged pack gives one line", "[cli][pack]") {
-  auto d = temp_dir("pack");
+  auto d = temp_dir("cli-pack");
   std::string desc = write(d / "p.yaml", "name: p\nmodel: {path: " + stories() +
                                              "}\nquantizer: ternary-absmean\nactivations: {bits: 4}\noutput: " +
                                              d.string() + "\n");
@@ -239,7 +235,7 @@ TEST_CASE("cli: twla pack, then twla eval --model PACKED; a damaged pack gives o
 }
 
 TEST_CASE("cli: twla allocate lists ila-amp's work list and refuses bad shards", "[cli]") {
-  auto d = temp_dir("allocate");
+  auto d = temp_dir("cli-allocate");
   const std::string desc = write(d / "a.yaml", "name: a\nmodel: {path: " + stories() + "}\noutput: " + d.string() +
                                                    "\nactivations: {bits: 4, allocator: {name: ila-amp, "
                                                    "candidates: [2, 4, 8]}}\n");

@@ -15,25 +15,14 @@
 #include "experiments/descriptor.h"
 #include "experiments/pipeline.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace fs = std::filesystem;
 using namespace twla;
 
 namespace {
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using twla::test::temp_dir;
+using twla::test::error_of;
 
 YAML::Node ila_run(const std::string& out) {
   YAML::Node t = YAML::Load(

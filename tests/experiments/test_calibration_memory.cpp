@@ -15,21 +15,17 @@
 #include "quantizers/quantizer.h"
 #include "rotations/rotation.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace fs = std::filesystem;
 using twla::Tensor;
 
 namespace {
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-calmem-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using twla::test::temp_dir;
 }  // namespace
 
 TEST_CASE("safetensors: map_raw views are aligned, exact, and keep the file mapped", "[calibration][memory]") {
-  auto d = temp_dir("view");
+  auto d = temp_dir("calmem-view");
   const std::string f = (d / "t.safetensors").string();
   // Odd byte counts first by name: unaligned unless the writer orders the data section.
   Tensor a = at::arange(3, at::kByte), b = at::randn({5, 3}), c = at::arange(7, at::kLong);
@@ -55,7 +51,7 @@ TEST_CASE("safetensors: map_raw views are aligned, exact, and keep the file mapp
 }
 
 TEST_CASE("calibration: finished blocks stay only in their checkpoint files", "[calibration][memory]") {
-  auto d = temp_dir("flow");
+  auto d = temp_dir("calmem-flow");
   const std::string stories = twla::data_dir() + "/models/stories260K";
   for (const char* rot : {"none", "hadamard"}) {
     {

@@ -15,17 +15,13 @@
 #include "core/safetensors.h"
 #include "experiments/golden_check.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 using namespace twla;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using twla::test::temp_dir;
 // Copies case `name` of the public set into `to`, with `edit` applied to its tensors.
 void copy_case(const std::string& name, const fs::path& to,
                const std::function<void(std::map<std::string, Tensor>&)>& edit) {

@@ -7,6 +7,7 @@
 #include "experiments/descriptor.h"
 #include "experiments/sweep.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -25,14 +26,7 @@ struct TempDir {
   }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const twla::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using twla::test::error_of;
 bool has(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 }  // namespace
 

@@ -10,18 +10,14 @@
 #include "experiments/pipeline.h"
 #include "results/run_file.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 std::string stories() { return twla::data_dir() + "/models/stories260K"; }
 
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using twla::test::temp_dir;
 
 YAML::Node tiny_run(const std::string& name, const std::string& out, const std::string& quantizer) {
   YAML::Node t = YAML::Load("{eval: {tasks: [tinystories], seqlen: 128, max_windows: 16, batch: 8}}");

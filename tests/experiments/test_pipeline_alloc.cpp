@@ -10,16 +10,12 @@
 #include "experiments/pipeline.h"
 #include "results/run_file.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using twla::test::temp_dir;
 
 YAML::Node alloc_run(const std::string& name, const std::string& out, const std::string& allocator) {
   YAML::Node t = YAML::Load(

@@ -9,16 +9,12 @@
 #include "experiments/pipeline.h"
 #include "experiments/stage_cache.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-cache-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using twla::test::temp_dir;
 
 // Flips one byte in the middle of a file.
 void corrupt(const fs::path& f) {
@@ -48,7 +44,7 @@ YAML::Node run_tree(const std::string& name, const fs::path& out, double abits) 
 }  // namespace
 
 TEST_CASE("stage cache: entries round-trip, are verified, and a damaged one is dropped", "[cache]") {
-  auto d = temp_dir("unit");
+  auto d = temp_dir("cache-unit");
   twla::StageCache c((d / "c").string());
   YAML::Node deps = YAML::Load("{stage: s, bits: 4}");
   std::string key = twla::StageCache::key(deps);
@@ -91,7 +87,7 @@ TEST_CASE("stage cache: entries round-trip, are verified, and a damaged one is d
 }
 
 TEST_CASE("stage cache: an activation-bits ablation reuses the quantized weights", "[cache][pipeline]") {
-  auto d = temp_dir("runs");
+  auto d = temp_dir("cache-runs");
   twla::RunOptions cached, uncached;
   cached.quiet = uncached.quiet = true;
   cached.cache_dir = (d / "cache").string();

@@ -11,16 +11,12 @@
 #include "experiments/runner_slurm.h"
 #include "experiments/sweep_plan.h"
 #include "tests/catch.h"
+#include "tests/support/util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("twla-plan-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using twla::test::temp_dir;
 
 std::string sweep_yaml(const fs::path& out) {
   return "name: s\nmodel:\n  path: ${data}/models/stories260K\nquantizer: ternary-absmean\n"
@@ -30,7 +26,7 @@ std::string sweep_yaml(const fs::path& out) {
 }  // namespace
 
 TEST_CASE("sweep plan: per-run descriptors reproduce the run ids", "[sweep]") {
-  auto d = temp_dir("plan");
+  auto d = temp_dir("plan-plan");
   std::ofstream(d / "s.yaml") << sweep_yaml(d / "runs");
   auto plan = twla::write_plan((d / "s.yaml").string(), {"eval.seqlen=64"});
   REQUIRE(plan.runs.size() == 4);

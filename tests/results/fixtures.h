@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "results/run_record.h"
+#include "tests/support/util.h"   // error_of
 
 namespace twla::test {
 
@@ -44,16 +45,6 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-// The message of the twla::Error that f throws; "" when it throws none.
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
