@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "experiments/allocation_farm.h"
@@ -36,17 +37,7 @@ int cmd_allocate(const Args& a) {
       "cache", po::value(&cache), "stage cache folder, or off (default $TWLA_CACHE or <output>/.cache)");
   po::positional_options_description pos;
   pos.add("descriptor", 1).add("set", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(a).options(desc).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: " << usage << "\n" << desc;
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    TWLA_FAIL(e.what(), "; usage: ", usage);
-  }
+  po::variables_map vm = parse_flags(a, desc, pos, usage);
   TWLA_CHECK(vm.count("list") + vm.count("shard") == 1, "twla allocate: give --list or --shard K/N; usage: ", usage);
   if (!out.empty()) overrides.push_back("output=" + out);
   YAML::Node sweep;

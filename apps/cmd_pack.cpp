@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/strings.h"
 #include "experiments/pack.h"
 #include "experiments/sweep.h"
@@ -34,17 +35,7 @@ int cmd_pack(const Args& a) {
       "cache", po::value(&o.run.cache_dir), "stage cache folder, or off (default $TWLA_CACHE or <output>/.cache)");
   po::positional_options_description pos;
   pos.add("descriptor", 1).add("set", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(a).options(desc).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: " << usage << "\n" << desc;
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    TWLA_FAIL(e.what(), "; usage: ", usage);
-  }
+  po::variables_map vm = parse_flags(a, desc, pos, usage);
   YAML::Node sweep;
   YAML::Node base = load_descriptor_tree(file, overrides, &sweep);
   auto runs = expand_sweep(base, sweep);

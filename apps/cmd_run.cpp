@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/paths.h"
 #include "core/progress.h"
 #include "core/tensor.h"
@@ -35,22 +36,6 @@ void apply_global_flags(Args& a) {
 }
 
 namespace {
-po::variables_map parse(const Args& a, po::options_description& desc,
-                        const po::positional_options_description& pos, const char* usage) {
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(a).options(desc).positional(pos).run(), vm);
-    if (vm.count("help")) {  // before notify(): --help alone must not fail on a required option
-      std::cout << "usage: " << usage << "\n" << desc;
-      std::exit(0);
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    TWLA_FAIL(e.what(), "; usage: ", usage);
-  }
-  return vm;
-}
-
 int run_trees(const std::vector<SweepRun>& runs, const RunOptions& opt, bool quiet) {
   std::vector<RunRecord> records;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -75,7 +60,7 @@ int cmd_run(const Args& a) {
       "plan", "list the runs the sweep expands to, and stop");
   po::positional_options_description pos;
   pos.add("descriptor", 1).add("set", -1);
-  auto vm = parse(a, desc, pos, "twla run exp.yaml [key.sub=value ...] [--out DIR] [--force] [--cache DIR|off] [--plan]");
+  auto vm = parse_flags(a, desc, pos, "twla run exp.yaml [key.sub=value ...] [--out DIR] [--force] [--cache DIR|off] [--plan]");
   if (!out.empty()) overrides.push_back("output=" + out);
   YAML::Node sweep;
   YAML::Node base = load_descriptor_tree(file, overrides, &sweep);
@@ -111,7 +96,7 @@ int cmd_eval(const Args& a) {
       "zero-shot: JSONL of every request ({task} in the name = one file per task)")(
       "out", po::value(&out), "output folder")("name", po::value(&name), "run name");
   po::positional_options_description pos;
-  auto vm = parse(a, desc, pos, "twla eval --model DIR [--tasks wikitext2,c4] [--seqlen N]");
+  auto vm = parse_flags(a, desc, pos, "twla eval --model DIR [--tasks wikitext2,c4] [--seqlen N]");
   YAML::Node tree(YAML::NodeType::Map);
   tree["name"] = name.empty() ? "eval-" + std::filesystem::path(model).filename().string() : name;
   tree["model"]["path"] = model;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/paths.h"
 #include "core/strings.h"
 #include "experiments/runner_local.h"
@@ -106,17 +107,7 @@ int cmd_sweep(const Args& a) {
       "bench-out", po::value(&bench_out), "bench: folder for the two copies of the sweep");
   po::positional_options_description pos;
   pos.add("action", 1).add("descriptor", 1).add("set", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(a).options(desc).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: " << kUsage << "\n" << desc;
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    TWLA_FAIL(e.what(), "; usage: ", kUsage);
-  }
+  po::variables_map vm = parse_flags(a, desc, pos, kUsage);
   TWLA_CHECK(action == "plan" || action == "run" || action == "status" || action == "resume" ||
                  action == "bench",
              "twla sweep: unknown action '", action, "'",
