@@ -94,3 +94,10 @@ slurm_stop() {
   done
   _slurm_pids=()
 }
+
+# slurm_start_or_skip DIR: slurm_start, or exit 77 (ctest: skipped) saying why Slurm cannot start.
+slurm_start_or_skip() {
+  slurm_start "$1" && return 0
+  echo "SKIPPED: Slurm cannot start here: $SLURM_SKIP_REASON"
+  exit 77
+}

@@ -14,12 +14,7 @@ cleanup() { slurm_stop; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$T"/runs/.sweep/logs/*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
 
-slurm_start "$T/cluster"
-rc=$?
-if [ $rc -ne 0 ]; then
-  echo "SKIPPED: Slurm cannot start here: $SLURM_SKIP_REASON"
-  exit 77
-fi
+slurm_start_or_skip "$T/cluster"
 
 cat >"$T/alloc.yaml" <<YAML
 name: a
