@@ -19,6 +19,7 @@
 #include "kernels/cuda/e2m_cuda.h"
 #include "kernels/cuda/e2m_planes.h"
 #include "kernels/cuda/tq2_cuda_check.h"
+#include "kernels/cuda/wmma_tiles.cuh"
 
 namespace twla::kernels::cuda {
 namespace {
@@ -27,29 +28,9 @@ namespace wmma = nvcuda::wmma;
 namespace planes = twla::kernels::e2m_planes;
 constexpr int BM = 64, BN = 64, BK = 128, NT = 128, KS = planes::kSlab;
 
-template <class T>
-struct Frag;
-template <>
-struct Frag<int8_t> {
-  using E = signed char;
-  using Acc = int;
-  using A = wmma::fragment<wmma::matrix_a, 16, 16, 16, signed char, wmma::row_major>;
-  using B = wmma::fragment<wmma::matrix_b, 16, 16, 16, signed char, wmma::col_major>;
-  using C = wmma::fragment<wmma::accumulator, 16, 16, 16, int>;
-  __device__ static E code(int t) { return E(t); }
-};
-template <>
-struct Frag<__half> {
-  using E = __half;
-  using Acc = float;
-  using A = wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major>;
-  using B = wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major>;
-  using C = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-  __device__ static E code(int t) { return __int2half_rn(t); }
-};
-
-// K-slab layout of shared tiles (as tq2_gemm.cu): each 16x16 fragment contiguous, ldm 16.
-__device__ __forceinline__ int slab(int rows, int r, int k) { return (k / KS) * rows * KS + r * KS + k % KS; }
+using tiles::Frag;
+using tiles::slab;
+static_assert(KS == tiles::KS, "the tiles' K slab is the WMMA k");
 
 __device__ __forceinline__ uint32_t word24(const uint8_t* p) {
   return uint32_t(__ldg(p)) | (uint32_t(__ldg(p + 1)) << 8) | (uint32_t(__ldg(p + 2)) << 16);

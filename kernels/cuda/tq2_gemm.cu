@@ -10,6 +10,7 @@
 
 #include "kernels/cuda/tq2_cuda.h"
 #include "kernels/cuda/tq2_cuda_check.h"
+#include "kernels/cuda/wmma_tiles.cuh"
 
 namespace twla::kernels::cuda {
 namespace {
@@ -17,30 +18,10 @@ namespace wmma = nvcuda::wmma;
 
 constexpr int BM = 64, BN = 64, BK = 128, NT = 128, KS = 16;  // KS: WMMA k per slab
 
-template <class T>
-struct Frag;
-template <>
-struct Frag<int8_t> {
-  using E = signed char;
-  using Acc = int;
-  using A = wmma::fragment<wmma::matrix_a, 16, 16, 16, signed char, wmma::row_major>;
-  using B = wmma::fragment<wmma::matrix_b, 16, 16, 16, signed char, wmma::col_major>;
-  using C = wmma::fragment<wmma::accumulator, 16, 16, 16, int>;
-  __device__ static E code(int t) { return E(t); }
-};
-template <>
-struct Frag<__half> {
-  using E = __half;
-  using Acc = float;
-  using A = wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major>;
-  using B = wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major>;
-  using C = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-  __device__ static E code(int t) { return __int2half_rn(t); }
-};
+using tiles::Frag;
+using tiles::slab;
+static_assert(KS == tiles::KS, "the tiles' K slab is the WMMA k");
 
-// Shared tiles are stored in K slabs of 16: element (row r, k) at (k / 16) * rows * 16 + r * 16 + k % 16,
-// so each 16x16 fragment is contiguous (ldm 16) and 256-bit aligned, as WMMA requires.
-__device__ __forceinline__ int slab(int rows, int r, int k) { return (k / KS) * rows * KS + r * KS + k % KS; }
 
 // I8: y = s (facc - z wsum); else y = facc. gsum: int32 qsum (I8) or float xsum, [M, G].
 template <class T, class GS, bool I8>
