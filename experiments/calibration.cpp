@@ -12,53 +12,11 @@
 #include "eval/datasets.h"
 #include "experiments/descriptor.h"
 #include "experiments/packed_io.h"
-#include "quantizers/hessian.h"
+#include "experiments/recording_ops.h"
 
 namespace twla {
 
 namespace {
-// Records the inputs of the linears of one group while the block runs normally.
-class RecordingOps : public LinearOps {
- public:
-  RecordingOps(const Rotation& rot, const std::vector<std::string>& group, bool need_s, bool compat)
-      : rot_(rot), compat_(compat) {
-    for (const auto& n : group) {
-      acc_[n];
-      if (need_s) s_[n];
-    }
-  }
-  Tensor linear(const std::string& name, const Tensor& x0, const Tensor& W) const override {
-    Tensor x = rot_.input(name, x0);
-    auto it = acc_.find(name);
-    if (it != acc_.end()) {
-      // One call per sequence, as the references' forward hooks see them.
-      for (int64_t s = 0; s < x.size(0); ++s) {
-        Tensor xs = x[s].contiguous();
-        hessian_add_batch(it->second, xs, compat_);
-        auto si = s_.find(name);
-        if (si != s_.end()) s_blocks_add(si->second, xs);
-      }
-    }
-    return at::matmul(x, W.t());
-  }
-  LayerStats stats(const std::string& name) const {
-    LayerStats st;
-    const auto& a = acc_.at(name);
-    st.H = a.H;
-    st.n_seq = a.n_seq;
-    st.n_tokens = a.n_tokens;
-    auto si = s_.find(name);
-    if (si != s_.end()) st.S_blocks = s_blocks_finish(si->second);
-    return st;
-  }
-
- private:
-  const Rotation& rot_;
-  bool compat_;
-  mutable std::map<std::string, HessianAccumulator> acc_;
-  mutable std::map<std::string, SBlockAccumulator> s_;
-};
-
 // Plain forward with the rotation's online part (FP activations), for the next block's inputs.
 class RotatedOps : public LinearOps {
  public:
