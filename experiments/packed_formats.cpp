@@ -113,29 +113,31 @@ PackedFormat parts_row(const std::string& format, std::vector<std::string> array
   return f;
 }
 
+// A row executed by a packed kernel: one array "data", the kernel buffer itself.
+PackedFormat kernel_row(const char* name, const char* from, const char* help,
+                        decltype(PackedFormat::accepts) accepts, decltype(PackedFormat::encode) encode,
+                        decltype(PackedFormat::decode) decode) {
+  PackedFormat f;
+  f.name = name;
+  f.help = help;
+  f.from = from;
+  f.kernel = true;
+  f.arrays = {"data"};
+  f.accepts = std::move(accepts);
+  f.encode = std::move(encode);
+  f.decode = std::move(decode);
+  return f;
+}
+
 std::vector<PackedFormat> make_table() {
-  PackedFormat tq2;
-  tq2.name = "tq2";
-  tq2.help = "ternary weights as the tq2 kernel buffer (kernels/tq2.h): 2 bits/weight + fp32 alpha, mu, wsum";
-  tq2.from = "ternary";
-  tq2.kernel = true;
-  tq2.arrays = {"data"};
-  tq2.accepts = tq2_accepts;
-  tq2.encode = tq2_encode;
-  tq2.decode = tq2_decode;
-  PackedFormat e2m;
-  e2m.name = "e2m";
-  e2m.help = "E2M-ATQ / GPTQ-ternary weights as the e2m kernel buffer (kernels/e2m.h): 3-bit codes, a second "
-             "plane for salient columns, 10 fp32 params per row and 128 columns (~5.9 bits/weight)";
-  e2m.from = "e2m";
-  e2m.kernel = true;
-  e2m.arrays = {"data"};
-  e2m.accepts = e2m_kernel_supports;
-  e2m.encode = e2m_encode;
-  e2m.decode = e2m_decode;
   return {
-      tq2,
-      e2m,
+      kernel_row("tq2", "ternary",
+                 "ternary weights as the tq2 kernel buffer (kernels/tq2.h): 2 bits/weight + fp32 alpha, mu, wsum",
+                 tq2_accepts, tq2_encode, tq2_decode),
+      kernel_row("e2m", "e2m",
+                 "E2M-ATQ / GPTQ-ternary weights as the e2m kernel buffer (kernels/e2m.h): 3-bit codes, a "
+                 "second plane for salient columns, 10 fp32 params per row and 128 columns (~5.9 bits/weight)",
+                 e2m_kernel_supports, e2m_encode, e2m_decode),
       parts_row("ternary", {"codes", "alpha", "mu"}, "codes",
                 "ternary codes int8 + alpha, mu per group (group sizes tq2 cannot hold)"),
       parts_row("e2m", {"group", "t0", "t1", "mu", "alpha0", "alpha1"}, "group",
