@@ -147,7 +147,7 @@ Tensor inverse_cholesky_upper_direct(const Tensor& H_damped, const std::string& 
   static const auto trtri = reinterpret_cast<TrtriFn>(::dlsym(RTLD_DEFAULT, "strtri_"));
   Tensor Linv;
   if (lapack_trtri && trtri && n <= INT32_MAX) {
-    Linv = L.contiguous().clone();
+    Linv = L.contiguous();   // a fresh factor: inverted in place
     const int ni = static_cast<int>(n);
     int info2 = 0;
     trtri("U", "N", &ni, Linv.data_ptr<float>(), &ni, &info2);

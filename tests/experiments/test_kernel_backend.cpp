@@ -24,6 +24,7 @@
 #include "quantizers/quantizer.h"
 #include "results/run_file.h"
 #include "tests/catch.h"
+#include "tests/experiments/quantize_all.h"
 
 namespace fs = std::filesystem;
 using namespace twla;
@@ -31,17 +32,7 @@ using namespace twla;
 namespace {
 std::string stories() { return data_dir() + "/models/stories260K"; }
 
-// Every linear of stories260K quantized data-free with ternary-absmean.
-void quantize_all(Model& m) {
-  auto q = quantizers().make(PluginSpec{"ternary-absmean", YAML::Node(YAML::NodeType::Map)}, "quantizer");
-  for (int b = 0; b < m.n_blocks(); ++b) {
-    Block blk = m.load_block(b);
-    for (const auto& name : block_linear_names(b)) {
-      QuantResult r = q->quantize(LinearRef{name, b, blk.W.at(name)}, nullptr);
-      m.set_weight(name, std::make_shared<PackedWeight>(std::move(r.packed)));
-    }
-  }
-}
+using twla::test::quantize_all_absmean;
 
 // H = (2/N) X^T X and the S blocks of random calibration inputs for a linear of width ic.
 struct Calib {
@@ -182,7 +173,7 @@ TEST_CASE("kernel backend: GPTQ-ternary's {min, 0, max} grid runs on the e2m ker
 
 TEST_CASE("kernel backend: logits equal the fake-quant path (16-bit and 4-bit activations)") {
   Model m(stories());
-  quantize_all(m);
+  quantize_all_absmean(m);
   check_against_fake(m, 1, "tq2");
 }
 

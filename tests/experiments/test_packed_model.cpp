@@ -24,6 +24,7 @@
 #include "quantizers/quantizer.h"
 #include "rotations/rotation.h"
 #include "tests/catch.h"
+#include "tests/experiments/quantize_all.h"
 
 namespace fs = std::filesystem;
 using namespace twla;
@@ -135,14 +136,7 @@ TEST_CASE("packed model: logits equal the in-process kernel backend's") {
   CHECK(info.allocation.act_bits == std::vector<int>(5, 4));
 
   Model m(stories());
-  auto q = quantizers().make(PluginSpec{"ternary-absmean", YAML::Node(YAML::NodeType::Map)}, "quantizer");
-  for (int b = 0; b < m.n_blocks(); ++b) {
-    Block blk = m.load_block(b);
-    for (const auto& name : block_linear_names(b)) {
-      QuantResult r = q->quantize(LinearRef{name, b, blk.W.at(name)}, nullptr);
-      m.set_weight(name, std::make_shared<PackedWeight>(std::move(r.packed)));
-    }
-  }
+  test::quantize_all_absmean(m);
   KernelLinearOps kp(pm, nullptr, info.allocation, info.default_clip, false, 1);
   KernelLinearOps km(m, nullptr, info.allocation, info.default_clip, false, 1);
   CHECK(kp.fallback_linears().empty());
