@@ -112,8 +112,8 @@ Descriptor parse_descriptor(const YAML::Node& tree, YAML::Node* resolved) {
              "folder such as ${data}/models/stories260K");
   TWLA_CHECK(d.compat == "fixed" || d.compat == "reference", "descriptor field 'compat' is '",
              d.compat, "'; use fixed or reference");
-  TWLA_CHECK(d.backend == "fake" || d.backend == "kernel", "descriptor field 'backend' is '",
-             d.backend, "'; use fake or kernel");
+  TWLA_CHECK(d.backend == "fake" || d.backend == "kernel" || d.backend == "kernel-cuda",
+             "descriptor field 'backend' is '", d.backend, "'; use fake, kernel or kernel-cuda");
   // `compat: reference` reaches every plugin that has a compat_reference switch (unless the
   // descriptor sets that plugin's switch itself).
   if (d.compat == "reference") {

@@ -102,7 +102,8 @@ struct Descriptor {
     v("compat", compat, "fixed (correct) or reference (reproduce the reference's defects)");
     v("backend", backend,
       "fake (dequantized fp32 weights) or kernel (packed ternary weights on the tq2 kernels, E2M-ATQ / "
-      "GPTQ-ternary ones on the e2m kernels; formats without a kernel run dequantized, as the run log says)");
+      "GPTQ-ternary ones on the e2m kernels; formats without a kernel run dequantized, as the run log says), "
+      "or kernel-cuda (the same packed weights on the CUDA kernels of the current GPU)");
     v("output", output, "folder that receives <name>/results.h5");
     v("threads", threads, "intra-op threads; 0 = all cores");
   }

@@ -2,6 +2,7 @@
 #include "experiments/kernel_ops.h"
 
 #include <functional>
+#include <stdexcept>
 
 #include "core/error.h"
 #include "kernels/e2m.h"
@@ -13,7 +14,8 @@
 namespace twla {
 
 KernelLinearOps::KernelLinearOps(const Model& model, const Rotation* rotation, Allocation alloc,
-                                 double default_clip, bool compat_reference, int threads)
+                                 double default_clip, bool compat_reference, int threads,
+                                 KernelDevice device)
     : fake_(rotation, std::move(alloc), default_clip, compat_reference),
       rot_(rotation),
       threads_(threads < 1 ? 1 : threads) {
@@ -21,12 +23,24 @@ KernelLinearOps::KernelLinearOps(const Model& model, const Rotation* rotation, A
     for (const auto& name : block_linear_names(b)) {
       auto p = model.override_of(name);
       if (p && p->format == "ternary")
-        packed_.emplace(name, Packed{"tq2", ternary_to_tq2(*p)});
+        packed_.emplace(name, Packed{"tq2", ternary_to_tq2(*p), nullptr});
       else if (p && e2m_kernel_supports(*p))
-        packed_.emplace(name, Packed{"e2m", e2m_to_kernel(*p).bytes});
+        packed_.emplace(name, Packed{"e2m", e2m_to_kernel(*p).bytes, nullptr});
       else
         fallback_.push_back(name);
     }
+  if (device != KernelDevice::kCuda) return;
+  const std::string why = kernels::cuda::device_status();
+  TWLA_CHECK(why.empty(), "backend kernel-cuda: ", why);
+  for (auto& kv : packed_) {
+    try {
+      kv.second.device = kernels::cuda::make_device_linear(kv.second.format, kv.second.bytes.data(),
+                                                           kv.second.bytes.size());
+    } catch (const std::exception& e) {
+      TWLA_CHECK(false, "backend kernel-cuda: copying ", kv.first, " (", kv.second.format, ") to the GPU failed: ",
+                 e.what());
+    }
+  }
 }
 
 std::vector<std::string> KernelLinearOps::kernel_linears() const {
@@ -43,7 +57,9 @@ std::map<std::string, int> KernelLinearOps::format_counts() const {
 
 std::string KernelLinearOps::summary() const {
   std::string s;
-  for (const auto& kv : format_counts()) s += std::to_string(kv.second) + " " + kv.first + ", ";
+  const bool cuda = !packed_.empty() && packed_.begin()->second.device;
+  for (const auto& kv : format_counts())
+    s += std::to_string(kv.second) + " " + kv.first + (cuda ? " (cuda)" : "") + ", ";
   return s + std::to_string(fallback_.size()) + " dequantized";
 }
 
@@ -61,9 +77,16 @@ struct Gemm {
   std::function<void(const uint8_t*, const float*, const float*, int, float*)> act;
 };
 
-Gemm gemm_of(const std::string& format, const std::vector<uint8_t>& bytes, int threads) {
+Gemm gemm_of(const std::string& format, const std::vector<uint8_t>& bytes,
+             const std::shared_ptr<const kernels::cuda::DeviceLinear>& dev, int threads) {
   Gemm g;
-  if (format == "tq2") {
+  if (dev) {
+    g.oc = dev->oc(), g.ic = dev->ic();
+    g.f32 = [dev](const float* x, int n, float* y) { dev->gemm_f32(x, n, y); };
+    g.act = [dev](const uint8_t* q, const float* s, const float* z, int n, float* y) {
+      dev->gemm_act(q, s, z, n, y);
+    };
+  } else if (format == "tq2") {
     const auto w = kernels::tq2_view(bytes.data(), bytes.size());
     kernels::Tq2Opts ko;
     ko.threads = threads;
@@ -89,7 +112,7 @@ Gemm gemm_of(const std::string& format, const std::vector<uint8_t>& bytes, int t
 Tensor KernelLinearOps::linear(const std::string& name, const Tensor& x0, const Tensor& W) const {
   auto it = packed_.find(name);
   if (it == packed_.end()) return fake_.linear(name, x0, W);
-  const Gemm g = gemm_of(it->second.format, it->second.bytes, threads_);
+  const Gemm g = gemm_of(it->second.format, it->second.bytes, it->second.device, threads_);
   Tensor x = (rot_ ? rot_->input(name, x0) : x0).to(at::kFloat);
   TWLA_CHECK(x.size(-1) == g.ic, "kernel backend: ", name, " got inputs of width ", x.size(-1),
              ", its packed weight has ", g.ic, " columns");
@@ -100,25 +123,29 @@ Tensor KernelLinearOps::linear(const std::string& name, const Tensor& x0, const 
   Tensor y = at::empty({rows, g.oc}, at::kFloat);
   const AffineSpec spec = fake_.act_spec(name);
   // The kernels take batches as int; run in slices of at most 4096 tokens.
-  constexpr int64_t kSlice = 4096;
-  for (int64_t r0 = 0; r0 < rows; r0 += kSlice) {
-    const int n = int(std::min(kSlice, rows - r0));
-    Tensor xs = x2.narrow(0, r0, n);
-    float* ys = y.data_ptr<float>() + r0 * g.oc;
-    if (spec.bits >= 16) {
-      g.f32(xs.data_ptr<float>(), n, ys);
-      continue;
+  try {
+    constexpr int64_t kSlice = 4096;
+    for (int64_t r0 = 0; r0 < rows; r0 += kSlice) {
+      const int n = int(std::min(kSlice, rows - r0));
+      Tensor xs = x2.narrow(0, r0, n);
+      float* ys = y.data_ptr<float>() + r0 * g.oc;
+      if (spec.bits >= 16) {
+        g.f32(xs.data_ptr<float>(), n, ys);
+        continue;
+      }
+      AffineParams ap = affine_params(xs, spec);
+      Tensor q = affine_codes(xs, ap, spec);
+      if (spec.bits > 8) {   // codes do not fit a byte: fp32 activations on the dequantized grid
+        Tensor xh = ((q - ap.zero) * ap.scale).contiguous();
+        g.f32(xh.data_ptr<float>(), n, ys);
+        continue;
+      }
+      Tensor q8 = q.to(at::kByte).contiguous();
+      Tensor scale = ap.scale.reshape({n}).contiguous(), zero = ap.zero.reshape({n}).contiguous();
+      g.act(q8.data_ptr<uint8_t>(), scale.data_ptr<float>(), zero.data_ptr<float>(), n, ys);
     }
-    AffineParams ap = affine_params(xs, spec);
-    Tensor q = affine_codes(xs, ap, spec);
-    if (spec.bits > 8) {   // codes do not fit a byte: fp32 activations on the dequantized grid
-      Tensor xh = ((q - ap.zero) * ap.scale).contiguous();
-      g.f32(xh.data_ptr<float>(), n, ys);
-      continue;
-    }
-    Tensor q8 = q.to(at::kByte).contiguous();
-    Tensor scale = ap.scale.reshape({n}).contiguous(), zero = ap.zero.reshape({n}).contiguous();
-    g.act(q8.data_ptr<uint8_t>(), scale.data_ptr<float>(), zero.data_ptr<float>(), n, ys);
+  } catch (const std::range_error& e) {   // kernel-cuda: an activation beyond fp16
+    TWLA_CHECK(false, "backend kernel-cuda: ", name, ": ", e.what());
   }
   return y.view(out_shape);
 }

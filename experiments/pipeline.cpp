@@ -197,14 +197,15 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   QuantLinearOps ops(rot.get(), allocation, d.activations.clip, d.compat == "reference");
   const bool quantized = d.quantizer.name != "fp" || !ops.is_identity();
   std::unique_ptr<KernelLinearOps> kernel_ops;
-  if (d.backend == "kernel") {
-    kernel_ops = std::make_unique<KernelLinearOps>(model, rot.get(), allocation, d.activations.clip,
-                                                   d.compat == "reference", get_threads());
+  if (d.backend == "kernel" || d.backend == "kernel-cuda") {
+    kernel_ops = std::make_unique<KernelLinearOps>(
+        model, rot.get(), allocation, d.activations.clip, d.compat == "reference", get_threads(),
+        d.backend == "kernel-cuda" ? KernelDevice::kCuda : KernelDevice::kCpu);
     const auto fb = kernel_ops->fallback_linears();
-    log(opt, d.name, "backend kernel: " + kernel_ops->summary() + " (" + std::to_string(kernel_ops->packed_bytes()) +
+    log(opt, d.name, "backend " + d.backend + ": " + kernel_ops->summary() + " (" + std::to_string(kernel_ops->packed_bytes()) +
                          " bytes packed)" +
                          (fb.empty() ? "" : "; dequantized: no kernel for their format, e.g. " + fb.front()));
-    rec.labels["backend"] = "kernel: " + kernel_ops->summary();
+    rec.labels["backend"] = d.backend + ": " + kernel_ops->summary();
   }
   // KL's FP reference: a packed model's source folder, when it is still there.
   std::string fp_dir = model_dir;

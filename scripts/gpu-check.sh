@@ -4,20 +4,24 @@
 #              validates every tq2/e2m CUDA kernel against the CPU references, then times them
 #              against cuBLAS fp16 and a device-to-device copy) and run it.      ~1-2 min
 #   cmake:     configure this CMake tree against the machine's libtorch (python3's torch), build
-#              (ninja), run the tests that need no ../shared data (ctest -R '^kernels$') and the
-#              CMake-built tq2_cuda_check --quick --no-bench.                       ~4-6 min on 16 cores
+#              (ninja), run the tests that need no ../shared data (ctest -R '^kernels$': the CUDA
+#              device linears against the CPU kernels among them), the CMake-built tq2_cuda_check
+#              --quick --no-bench, and with GPU_DATA the kernel-backend tests (CPU and CUDA on
+#              stories260K: logits, WikiText-2 perplexity within 0.5%).            ~4-6 min on 16 cores
 #   full:      standalone, then cmake (may pass the run tool's 600 s: there, two calls).
 #   build:     only build the standalone binary (e.g. on the CPU machine, to carry it).
 # Env: OUT (results folder; default build-gpu/out), ARCH (e.g. sm_90; default: the GPU's),
 #      QUICK=1 (fewer shapes), SANITIZE=1 (then compute-sanitizer memcheck of the --quick
 #      validation), JOBS (default nproc), NVCC, TORCH_PREFIX (libtorch's CMake prefix),
 #      FULL_TARGETS (default "all tq2_cuda_check"), NINJA_TIMEOUT (default 420 s), CMAKE_DIR
-#      (default build-gpu/cmake), CMAKE_ARGS (more -D flags), CHECK_TIMEOUT (default 420 s).
+#      (default build-gpu/cmake), CMAKE_ARGS (more -D flags), CHECK_TIMEOUT (default 420 s),
+#      GPU_DATA (default build-gpu-data: stories260K, C4 and WikiText-2 copied from ../shared and
+#      carried; then cmake also runs the `backend: kernel-cuda` tests of test_experiments).
 # gnuplot plots switch themselves off where gnuplot-iostream is missing (cmake/deps.cmake); CMake 4
 # refuses projects asking for < 3.5, hence CMAKE_POLICY_VERSION_MINIMUM for libtorch's config files.
 # Writes to OUT: summary.txt (one line per step: name, status, seconds), tq2_cuda.json (every
 # verdict and timing), tq2_cuda_check.log, nvcc.log, and with cmake: cmake.log, ninja.log,
-# ctest.log, cmake_cuda_check.log (8 files: what the run tool brings back). Exit status: 0 when
+# ctest.log (with the cuda_backend step appended), cmake_cuda_check.log (8 files: what the run tool brings back). Exit status: 0 when
 # every step passed, else the number of failed steps (at most 9).
 # A binary built earlier (build-gpu/tq2_cuda_check with a .stamp matching the sources and ARCH) is
 # used as is: build it on the CPU machine with `ARCH=sm_90 scripts/gpu-check.sh build` and carry
@@ -29,6 +33,7 @@ case "$MODE" in standalone | cmake | full | build) ;; *)
   echo "usage: scripts/gpu-check.sh [standalone|cmake|full|build]"; exit 2 ;;
 esac
 OUT=${OUT:-build-gpu/out}
+GPU_DATA=${GPU_DATA:-build-gpu-data}
 JOBS=${JOBS:-$(nproc)}
 mkdir -p "$OUT" build-gpu
 : >"$OUT/summary.txt"
@@ -41,12 +46,13 @@ step() {
   [ "$2" = ok ] || [ "$2" = skipped ] || failed=$((failed + 1))
 }
 # run_step NAME LOG TIMEOUT CMD...: runs CMD (a program; TIMEOUT "-": also a shell function, no
-# limit) with output to LOG and the console; one summary line.
+# limit) with output to LOG (+LOG: appended) and the console; one summary line.
 run_step() {
-  local name=$1 log=$2 limit=$3 t rc
+  local name=$1 log=$2 limit=$3 t rc tee_args=()
   t=$(date +%s)
   shift 3
-  if [ "$limit" = - ]; then "$@" 2>&1 | tee "$log"; else timeout "$limit" "$@" 2>&1 | tee "$log"; fi
+  case "$log" in +*) log=${log#+}; tee_args=(-a) ;; esac
+  if [ "$limit" = - ]; then "$@" 2>&1 | tee "${tee_args[@]}" "$log"; else timeout "$limit" "$@" 2>&1 | tee "${tee_args[@]}" "$log"; fi
   rc=${PIPESTATUS[0]}
   if [ "$rc" = 0 ]; then step "$name" ok $(($(date +%s) - t))
   elif [ "$rc" = 124 ]; then step "$name" timeout $(($(date +%s) - t))
@@ -127,6 +133,12 @@ if [ "$MODE" = full ] || [ "$MODE" = cmake ]; then
     run_step ninja_build "$OUT/ninja.log" "${NINJA_TIMEOUT:-420}" ninja -C "$B" -j"$JOBS" ${FULL_TARGETS:-all tq2_cuda_check} &&
       run_step ctest_kernels "$OUT/ctest.log" 600 ctest --test-dir "$B" -R '^kernels$' --output-on-failure &&
       run_step cmake_cuda_check "$OUT/cmake_cuda_check.log" 300 "$B/kernels/tq2_cuda_check" --quick --no-bench
+    # backend: kernel-cuda on stories260K (needs the carried data folder; log appended to ctest.log)
+    if [ -d "$GPU_DATA/models/stories260K" ] && [ -x "$B/tests/test_experiments" ]; then
+      run_step cuda_backend "+$OUT/ctest.log" 300 env TWLA_DATA="$GPU_DATA" "$B/tests/test_experiments" "kernel backend*"
+    else
+      step cuda_backend skipped 0
+    fi
   else
     grep -iE "could not find|not found|error" "$OUT/cmake.log" | head -20
   fi
