@@ -18,6 +18,7 @@
 #include "allocators/ila_amp_dp.h"
 #include "allocators/ila_amp_farm.h"
 #include "allocators/ila_amp_measure.h"
+#include "bench/bench_output.h"
 #include "bench/flags.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -35,10 +36,10 @@ using Clock = std::chrono::steady_clock;
 const char* kUsage =
     "usage: twla bench allocate [--model DIR] [--layers L] [--windows 8] [--seqlen 128] "
     "[--batch 8] [--candidates 2,4,6,8] [--baseline 8] [--avg 4] [--workers N] [--threads N] "
-    "[--shards S] [--skip-naive] [--json FILE]";
+    "[--shards S] [--skip-naive] [--json FILE] [--h5 FILE]";
 
 struct Opts {
-  std::string model = "${data}/models/stories260K", json;
+  std::string model = "${data}/models/stories260K", json, h5;
   int layers = 0, windows = 8, seqlen = 128, batch = 8, baseline = 8, workers = 0, threads = 1, shards = 0;
   double avg = 4;
   std::vector<int> candidates{2, 4, 6, 8};
@@ -60,6 +61,7 @@ Opts parse(int argc, char** argv) {
     else if (f.is("--threads")) o.threads = f.i32();
     else if (f.is("--avg")) o.avg = f.f64();
     else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--h5")) o.h5 = f.str();
     else if (f.is("--skip-naive")) o.naive = false;
     else if (f.is("--candidates")) {
       o.candidates.clear();
@@ -286,7 +288,7 @@ int bench_allocate(int argc, char** argv) {
   js["workers"] = o.workers;
   js["allocation"] = ref.a.bits;
   js["identical"] = same && differ == 0;
-  if (!o.json.empty()) write_file_atomic(o.json, js.dump(2) + "\n");
+  write_bench_files("allocate", js, o.json, o.h5, argc, argv);
   if (o.layers > 0) std::filesystem::remove_all(dir);
   return same && differ == 0 ? 0 : 1;
 }

@@ -51,8 +51,25 @@ class Flags {
     return out;
   }
   // "4096x11008" -> {4096, 11008}.
-  std::pair<int64_t, int64_t> shape() {
+  std::pair<int64_t, int64_t> shape() { return parse_shape(str()); }
+  // "4096x4096,11008x4096" -> {{4096, 4096}, {11008, 4096}}.
+  std::vector<std::pair<int64_t, int64_t>> shapes() {
     const std::string v = str();
+    std::vector<std::pair<int64_t, int64_t>> out;
+    for (size_t p = 0; p <= v.size();) {
+      size_t c = v.find(',', p);
+      if (c == std::string::npos) c = v.size();
+      out.push_back(parse_shape(v.substr(p, c - p)));
+      p = c + 1;
+    }
+    return out;
+  }
+
+  [[noreturn]] void fail(const std::string& what) const { TWLA_FAIL(bench_, ": ", what, "; ", usage_); }
+  [[noreturn]] void unknown() const { fail("unknown flag '" + flag_ + "'"); }
+
+ private:
+  std::pair<int64_t, int64_t> parse_shape(const std::string& v) const {
     const size_t x = v.find('x');
     if (x == std::string::npos) fail(flag_ + " " + v + " is not OCxIC");
     auto n = [&](const std::string& s) {
@@ -60,11 +77,6 @@ class Flags {
     };
     return {n(v.substr(0, x)), n(v.substr(x + 1))};
   }
-
-  [[noreturn]] void fail(const std::string& what) const { TWLA_FAIL(bench_, ": ", what, "; ", usage_); }
-  [[noreturn]] void unknown() const { fail("unknown flag '" + flag_ + "'"); }
-
- private:
   template <class T, class F>
   T number(const std::string& s, F parse) const {
     try {

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_output.h"
 #include "bench/flags.h"
 #include "kernels/e2m.h"
 #include "kernels/kernels.h"
@@ -40,34 +41,38 @@ using namespace twla::kernels;
 using Clock = std::chrono::steady_clock;
 
 struct Opts {
-  int64_t oc = 16384, ic = 16384;
+  std::vector<std::pair<int64_t, int64_t>> shapes{{16384, 16384}};
   std::vector<int> batches{1, 4, 16};
   int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  std::string json;
+  std::string json, h5;
   double min_time = 1.0;
   int64_t pool_mib = 1024;
 };
 
-const char* kUsage = "usage: twla bench kernels [--shape OCxIC] [--batch 1,4,16] [--threads N] [--json FILE] "
-                     "[--min-time S] [--pool-mib M]";
+const char* kUsage = "usage: twla bench kernels [--shape OCxIC[,OCxIC...]] [--batch 1,4,16] [--threads N] "
+                     "[--json FILE] [--h5 FILE] [--min-time S] [--pool-mib M]  (several shapes: figures keyed "
+                     "<kernel>_<OC>x<IC>_b<batch>, else <kernel>_b<batch>)";
 
 Opts parse(int argc, char** argv) {
   Opts o;
   Flags f(argc, argv, "kernels", kUsage);
   while (f.next()) {
-    if (f.is("--shape")) std::tie(o.oc, o.ic) = f.shape();
+    if (f.is("--shape")) o.shapes = f.shapes();
     else if (f.is("--batch")) {
       o.batches.clear();
       for (int64_t b : f.list()) o.batches.push_back(int(b));
     } else if (f.is("--threads")) o.threads = f.i32();
     else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--h5")) o.h5 = f.str();
     else if (f.is("--min-time")) o.min_time = f.f64();
     else if (f.is("--pool-mib")) o.pool_mib = f.i64();
     else f.unknown();
   }
-  if (o.oc < 1 || o.ic < 1 || o.threads < 1 || o.batches.empty()) f.fail("shape, threads and batch must be positive");
+  if (o.threads < 1 || o.batches.empty()) f.fail("threads and batch must be positive");
+  for (const auto& sh : o.shapes)
+    if (sh.first < 1 || sh.second < 1) f.fail("shape " + std::to_string(sh.first) + "x" + std::to_string(sh.second) + " must be positive");
   for (int b : o.batches)
-    if (b < 1 || b > 64) f.fail("batch " + std::to_string(b) + " must be in 1..64");
+    if (b < 1 || b > 4096) f.fail("batch " + std::to_string(b) + " must be in 1..4096");
   return o;
 }
 
@@ -193,15 +198,11 @@ void validate(const std::string& name, const std::vector<float>& y, const std::v
                                              std::to_string(e) + " vs max |y| " + std::to_string(m));
 }
 
-}  // namespace
-
-int bench_kernels(int argc, char** argv) {
-  Opts o = parse(argc, argv);
-  const int64_t oc = o.oc, ic = o.ic;
-  std::string load0 = loadavg();
-  std::cout << "tq2/e2m CPU bench: [" << oc << ", " << ic << "], threads " << o.threads << ", AVX2 "
-            << (cpu_has_avx2() ? "yes" : "no") << ", AVX-VNNI " << (cpu_has_avx_vnni() ? "yes" : "no")
-            << ", AVX512-VNNI " << (cpu_has_avx512_vnni() ? "yes" : "no") << ", load average " << load0 << "\n";
+// One shape: validate and time every kernel and the baseline at every batch; figures into j
+// (keyed by shape when `keyed`).
+void bench_shape(const Opts& o, int64_t oc, int64_t ic, bool keyed, nlohmann::json& j) {
+  const std::string sh = std::to_string(oc) + "x" + std::to_string(ic);
+  std::cout << "[" << oc << ", " << ic << "]\n";
 
   // Weights: random ternary codes, per-row alpha/mu; the fp32 baseline gets the same W dequantized.
   std::vector<int8_t> codes(oc * ic);
@@ -340,36 +341,46 @@ int bench_kernels(int argc, char** argv) {
     add("e2m_a4", time_it(o.min_time, e4), e2m_bytes);
   }
 
-  std::string load1 = loadavg();
   std::printf("%-16s %5s %10s %9s %9s %9s %10s %10s\n", "kernel", "batch", "ms", "GB/s", "x blas", "of roof", "cpu ms",
               "x blas cpu");
-  nlohmann::json j;
   for (const Row& w : rows) {
     double gbps = w.bytes / w.t.wall / 1e9;
     std::printf("%-16s %5d %10.3f %9.2f %9.2f %8.0f%% %10.3f %10.2f\n", w.name.c_str(), w.batch, w.t.wall * 1e3, gbps,
                 w.ratio, 100 * gbps / read_gbps, w.t.cpu * 1e3, w.cpu_ratio);
-    std::string key = w.name + "_b" + std::to_string(w.batch);
+    std::string key = w.name + (keyed ? "_" + sh : "") + "_b" + std::to_string(w.batch);
     j["figures"][key] = {{"ms", w.t.wall * 1e3},          {"cpu_ms", w.t.cpu * 1e3}, {"gbps", gbps},
                          {"speedup_vs_blas", w.ratio},     {"cpu_speedup_vs_blas", w.cpu_ratio},
                          {"frac_of_read_roof", gbps / read_gbps}};
   }
+  nlohmann::json& d = keyed ? j["shapes"][sh] : j;
+  d["shape"] = {oc, ic};
+  d["tq2_bits_per_weight"] = tq2_bits_per_weight(oc, ic, -1);
+  d["e2m_bits_per_weight"] = e2m_bits;
+  d["read_roof_gbps"] = read_gbps;
+  d["memcpy_gbps"] = copy_gbps;
+  d["copies"] = {{"tq2", n_tq2}, {"e2m", n_e2m}, {"fp32", n_f32}};
+  std::cout << "\n";
+}
+
+}  // namespace
+
+int bench_kernels(int argc, char** argv) {
+  Opts o = parse(argc, argv);
+  const std::string load0 = loadavg();
+  std::cout << "tq2/e2m CPU bench: threads " << o.threads << ", AVX2 " << (cpu_has_avx2() ? "yes" : "no")
+            << ", AVX-VNNI " << (cpu_has_avx_vnni() ? "yes" : "no") << ", AVX512-VNNI "
+            << (cpu_has_avx512_vnni() ? "yes" : "no") << ", load average " << load0 << "\n";
+  nlohmann::json j;
+  for (const auto& sh : o.shapes) bench_shape(o, sh.first, sh.second, o.shapes.size() > 1, j);
+  const std::string load1 = loadavg();
   std::cout << "load average at end " << load1 << "\n";
-  if (!o.json.empty()) {
-    j["shape"] = {oc, ic};
-    j["threads"] = o.threads;
-    j["avx2"] = cpu_has_avx2();
-    j["avx_vnni"] = cpu_has_avx_vnni();
-    j["avx512_vnni"] = cpu_has_avx512_vnni();
-    j["tq2_bits_per_weight"] = tq2_bits_per_weight(oc, ic, -1);
-    j["e2m_bits_per_weight"] = e2m_bits;
-    j["e2m_salient_columns_per_block"] = kSalient;
-    j["read_roof_gbps"] = read_gbps;
-    j["memcpy_gbps"] = copy_gbps;
-    j["copies"] = {{"tq2", n_tq2}, {"e2m", n_e2m}, {"fp32", n_f32}};
-    j["loadavg"] = {{"start", load0}, {"end", load1}};
-    std::ofstream(o.json) << j.dump(2) << "\n";
-    std::cout << "wrote " << o.json << "\n";
-  }
+  j["threads"] = o.threads;
+  j["avx2"] = cpu_has_avx2();
+  j["avx_vnni"] = cpu_has_avx_vnni();
+  j["avx512_vnni"] = cpu_has_avx512_vnni();
+  j["e2m_salient_columns_per_block"] = kSalient;
+  j["loadavg"] = {{"start", load0}, {"end", load1}};
+  write_bench_files("kernels", j, o.json, o.h5, argc, argv);
   return 0;
 }
 

@@ -5,7 +5,8 @@
 
 namespace twla::bench {
 
-// argv: [--shape OCxIC] [--batch 1,4,16] [--threads N] [--json FILE] [--min-time S] [--pool-mib M]
+// argv: [--shape OCxIC[,OCxIC...]] [--batch 1,4,16] [--threads N] [--json FILE] [--h5 FILE] [--min-time S]
+// [--pool-mib M]
 int bench_kernels(int argc, char** argv);
 
 }  // namespace twla::bench

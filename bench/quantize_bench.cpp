@@ -23,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench/bench_output.h"
 #include "bench/flags.h"
 #include "core/tensor.h"
 #include "quantizers/e2m_atq.h"
@@ -39,14 +40,14 @@ struct Opts {
   int64_t oc = 4096, ic = 4096;
   std::vector<int> threads;   // empty: the current setting
   int stats_threads = 1;
-  std::string json;
+  std::string json, h5;
   int64_t seqs = 16, tokens = 2048;
   uint64_t seed = 0;
   bool e2m = true, gptq = true;
 };
 
 const char* kUsage = "usage: twla bench quantize [--shape OCxIC] [--threads N] [--thread-counts 1,2] "
-                     "[--stats-threads 1] [--json FILE] [--seqs 16] [--tokens 2048] [--seed S] [--skip-e2m] "
+                     "[--stats-threads 1] [--json FILE] [--h5 FILE] [--seqs 16] [--tokens 2048] [--seed S] [--skip-e2m] "
                      "[--skip-gptq]";
 
 Opts parse(int argc, char** argv) {
@@ -65,6 +66,7 @@ Opts parse(int argc, char** argv) {
       o.stats_threads = f.i32();
       if (o.stats_threads < 1) f.fail("--stats-threads must be >= 1");
     } else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--h5")) o.h5 = f.str();
     else if (f.is("--seqs")) o.seqs = f.i64();
     else if (f.is("--tokens")) o.tokens = f.i64();
     else if (f.is("--seed")) o.seed = f.u64();
@@ -249,10 +251,7 @@ int bench_quantize(int argc, char** argv) {
   }
   j["loadavg"] = {{"start", load0}, {"end", loadavg()}};
   std::cout << "  loadavg at end " << loadavg() << "\n";
-  if (!o.json.empty()) {
-    std::ofstream(o.json) << j.dump(2) << "\n";
-    std::cout << "wrote " << o.json << "\n";
-  }
+  write_bench_files("quantize", j, o.json, o.h5, argc, argv);
   return ok && same ? 0 : 1;
 }
 

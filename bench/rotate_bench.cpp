@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_output.h"
 #include "bench/flags.h"
 #include "core/tensor.h"
 #include "rotations/hadamard.h"
@@ -31,12 +32,12 @@ struct Opts {
   int64_t tokens = 2048;
   std::vector<int64_t> sizes{4096, 11008};
   int threads = 0;
-  std::string json;
+  std::string json, h5;
   double min_time = 0.5;
   uint64_t seed = 0;
 };
 
-const char* kUsage = "usage: twla bench rotate [--tokens 2048] [--sizes 4096,11008] [--threads N] [--json FILE] "
+const char* kUsage = "usage: twla bench rotate [--tokens 2048] [--sizes 4096,11008] [--threads N] [--json FILE] [--h5 FILE] "
                      "[--min-time S] [--seed S]";
 
 Opts parse(int argc, char** argv) {
@@ -47,6 +48,7 @@ Opts parse(int argc, char** argv) {
     else if (f.is("--sizes")) o.sizes = f.list();
     else if (f.is("--threads")) o.threads = f.i32();
     else if (f.is("--json")) o.json = f.str();
+    else if (f.is("--h5")) o.h5 = f.str();
     else if (f.is("--min-time")) o.min_time = f.f64();
     else if (f.is("--seed")) o.seed = f.u64();
     else f.unknown();
@@ -133,10 +135,7 @@ int bench_rotate(int argc, char** argv) {
   }
   j["loadavg"] = {{"start", load0}, {"end", loadavg()}};
   std::cout << "  loadavg at end " << loadavg() << "\n";
-  if (!o.json.empty()) {
-    std::ofstream(o.json) << j.dump(2) << "\n";
-    std::cout << "wrote " << o.json << "\n";
-  }
+  write_bench_files("rotate", j, o.json, o.h5, argc, argv);
   return ok ? 0 : 1;
 }
 

@@ -29,18 +29,21 @@ std::string error_of(std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("bench flags: values, lists, shapes and switches") {
-  std::vector<std::string> args{"--n", "12", "--shape", "4096x11008", "--list", "1,4,16", "--x", "--f", "0.25"};
+  std::vector<std::string> args{"--n", "12", "--shape", "4096x11008", "--list", "1,4,16", "--x", "--f", "0.25",
+                                "--shapes", "64x128,11008x4096"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   Flags f(int(argv.size()), argv.data(), "demo", "usage");
   int64_t n = 0;
   std::pair<int64_t, int64_t> shape;
+  std::vector<std::pair<int64_t, int64_t>> shapes;
   std::vector<int64_t> list;
   bool x = false;
   double d = 0;
   while (f.next()) {
     if (f.is("--n")) n = f.i64();
     else if (f.is("--shape")) shape = f.shape();
+    else if (f.is("--shapes")) shapes = f.shapes();
     else if (f.is("--list")) list = f.list();
     else if (f.is("--x")) x = true;
     else if (f.is("--f")) d = f.f64();
@@ -48,6 +51,7 @@ TEST_CASE("bench flags: values, lists, shapes and switches") {
   }
   CHECK(n == 12);
   CHECK(shape == std::pair<int64_t, int64_t>{4096, 11008});
+  CHECK(shapes == std::vector<std::pair<int64_t, int64_t>>{{64, 128}, {11008, 4096}});
   CHECK(list == std::vector<int64_t>{1, 4, 16});
   CHECK(x);
   CHECK(d == 0.25);
