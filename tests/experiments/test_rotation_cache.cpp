@@ -1,12 +1,14 @@
 // tests/experiments/test_rotation_cache.cpp: the rotation on its own (experiments/rotation_cache.h):
 // KOTMS trained once is stored in the stage cache and a fresh rotation read back from it rotates
 // bit for bit as the trained one; stateless rotations store nothing; an entry that lacks a linear
-// is refused, naming the entry and the linear.
+// is refused, naming the entry and the linear; `twla pack` stores it under the key shard tasks read.
 #include <filesystem>
 
 #include "core/model_config.h"
 #include "core/paths.h"
 #include "core/safetensors.h"
+#include "experiments/pack.h"
+#include "experiments/pipeline.h"
 #include "experiments/rotation_cache.h"
 #include "tests/catch.h"
 #include "tests/support/util.h"
@@ -103,5 +105,41 @@ TEST_CASE("rotation cache: an entry without a linear's state is refused, naming 
   const std::string e = twla::test::error_of([&] { cached_prepare_rotation(model, *fresh, cache, deps); });
   CHECK(e.find("stage cache entry " + entry) != std::string::npos);
   CHECK(e.find("no rotation state for 'layers.0.self_attn.k_proj'") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("rotation cache: twla pack stores the rotation under the key a shard task reads",
+          "[experiments][pipeline]") {
+  auto dir = temp_dir("rotcache-pack");
+  auto names = [](const fs::path& d) {
+    std::vector<std::string> v;
+    if (fs::exists(d))
+      for (const auto& e : fs::directory_iterator(d)) v.push_back(e.path().filename());
+    return v;
+  };
+  YAML::Node t = YAML::Load(
+      "{name: rot, quantizer: ternary-absmean, rotation: {name: kotms, steps: 2}, threads: 1,"
+      " calibration: {dataset: c4, nsamples: 2, seqlen: 32, seed: 0}, activations: {bits: 4},"
+      " eval: {tasks: [tinystories], seqlen: 64, max_windows: 2, batch: 4, kl: false}}");
+  t["model"]["path"] = data_dir() + "/models/stories260K";
+  t["output"] = (dir / "runs").string();
+  PackOptions po;
+  po.out = (dir / "packed").string();
+  po.run.quiet = true;
+  po.run.cache_dir = (dir / "pack-cache").string();
+  pack_model(t, po);
+  REQUIRE(names(dir / "pack-cache" / "rotation").size() == 1);
+
+  // Another quantizer and allocator, a shard task on a cold cache: the same rotation key.
+  t["quantizer"] = "gptq";
+  t["activations"]["allocator"] = YAML::Load(
+      "{name: ila-amp, candidates: [4, 8], allocation_windows: 1, allocation_seqlen: 16, clip: fixed}");
+  RunOptions shard;
+  shard.quiet = true;
+  shard.cache_dir = (dir / "shard-cache").string();
+  shard.alloc_shard = 0, shard.alloc_shards = 1;
+  CHECK(run_experiment(t, shard).status == "shard");
+  CHECK(names(dir / "shard-cache" / "rotation") == names(dir / "pack-cache" / "rotation"));
+  CHECK_FALSE(fs::exists(dir / "shard-cache" / "weights"));
   fs::remove_all(dir);
 }
