@@ -171,7 +171,8 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
                          " (quantizer, rotation, activations from its descriptor)");
   } else if (shard_only) {   // ILA-AMP measures on the rotated FP model: the rotation, no quantizer
     hit = cached_prepare_rotation(model, *rot, cache, rotation_deps(resolved, rec.input_sha256));
-    log(opt, d.name, std::string("rotation only, weights not quantized") + (hit ? "; rotation from the stage cache" : ""));
+    log(opt, d.name, std::string("rotation only, weights not quantized") +
+                         (hit ? "; rotation from the stage cache" : ""));
   } else {
     rec.layers = cached_quantize_weights(model, wc, dir, cache, wdeps, &hit);
     publish_rotation(model, *rot, cache, rotation_deps(resolved, rec.input_sha256));   // for shard tasks
@@ -180,7 +181,8 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   if (hit && !shard_only) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");
   // What the rotation learned or chose, and what it did to each linear's weight distribution (a
   // packed model has no unrotated weights to compare with: its quantization run recorded them).
-  if (!packed && !shard_only) record_rotation_stats(model, *rot, rec, [&](const std::string& m) { log(opt, d.name, m); });
+  if (!packed && !shard_only)
+    record_rotation_stats(model, *rot, rec, [&](const std::string& m) { log(opt, d.name, m); });
 
   t = Clock::now();
   std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model
