@@ -9,6 +9,7 @@
 #include "core/paths.h"
 #include "experiments/allocation_stage.h"
 #include "experiments/pipeline_cache.h"
+#include "experiments/rotation_cache.h"
 #include "quantizers/quantizer.h"
 
 namespace twla {
@@ -42,6 +43,7 @@ PackSummary pack_model(const YAML::Node& tree, const PackOptions& o) {
   const YAML::Node wdeps = weights_deps(resolved, sha, quant->needs_calibration());
   bool hit = false;
   cached_quantize_weights(model, wc, run_dir_of(d), cache, wdeps, &hit);
+  publish_rotation(model, *rot, cache, rotation_deps(resolved, sha));   // for ila-amp shard tasks
   say(hit ? "weights: from the stage cache" : "weights: quantized");
 
   std::unique_ptr<Model> fp_model;

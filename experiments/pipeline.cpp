@@ -26,6 +26,7 @@
 #include "experiments/pack.h"
 #include "experiments/pipeline_cache.h"
 #include "experiments/quant_ops.h"
+#include "experiments/rotation_cache.h"
 #include "experiments/rotation_stats.h"
 #include "experiments/weights.h"
 #include "quantizers/quantizer.h"
@@ -168,19 +169,26 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
     const int n = load_packed_weights(pack, model, *rot);
     log(opt, d.name, "weights: " + std::to_string(n) + " packed linears from " + pack.file +
                          " (quantizer, rotation, activations from its descriptor)");
+  } else if (shard_only) {   // ILA-AMP measures on the rotated FP model: the rotation, no quantizer
+    hit = cached_prepare_rotation(model, *rot, cache, rotation_deps(resolved, rec.input_sha256));
+    log(opt, d.name, std::string("rotation only, weights not quantized") +
+                         (hit ? "; rotation from the stage cache" : ""));
   } else {
     rec.layers = cached_quantize_weights(model, wc, dir, cache, wdeps, &hit);
+    publish_rotation(model, *rot, cache, rotation_deps(resolved, rec.input_sha256));   // for shard tasks
   }
-  rec.timings["quantize"] = since(t);
-  if (hit) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");
+  rec.timings[shard_only ? "rotation" : "quantize"] = since(t);
+  if (hit && !shard_only) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");
   // What the rotation learned or chose, and what it did to each linear's weight distribution (a
   // packed model has no unrotated weights to compare with: its quantization run recorded them).
-  if (!packed) record_rotation_stats(model, *rot, rec, [&](const std::string& m) { log(opt, d.name, m); });
+  if (!packed && !shard_only)
+    record_rotation_stats(model, *rot, rec, [&](const std::string& m) { log(opt, d.name, m); });
 
   t = Clock::now();
   std::unique_ptr<Model> fp_model;   // ILA-AMP measures on the rotated FP model
   auto say = [&](const std::string& m) { log(opt, d.name, m); };
   AllocationContext actx = allocation_context(d, model, *tok, *rot, fp_model, model_dir, say);
+  if (shard_only) actx.q_model = nullptr, actx.q_ops = nullptr;   // never quantized: nothing may read it
   const RunDirFarm farm(dir, allocation_key(resolved), opt.alloc_shard, opt.alloc_shards, say);
   actx.ila_amp_farm = &farm;   // shard results in the run dir are used; missing ones measured
   AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};

@@ -17,8 +17,9 @@ struct RunOptions {
   // Stage cache folder: "" = $TWLA_CACHE or <output>/.cache; "off" = none (stage_cache.h).
   std::string cache_dir;
   // `twla allocate --shard k/n`: measure shard alloc_shard (0-based) of alloc_shards of ila-amp's
-  // evaluations into <run dir>/allocation (experiments/allocation_farm.h), then stop: no
-  // allocation, no eval, results.h5 and DONE untouched. -1 = a whole run.
+  // evaluations into <run dir>/allocation (experiments/allocation_farm.h), then stop: no weights
+  // stage (the rotation only: rotation_cache.h), no allocation, no eval, results.h5 and DONE
+  // untouched. -1 = a whole run.
   int alloc_shard = -1, alloc_shards = 0;
 };
 

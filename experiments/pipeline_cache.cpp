@@ -45,6 +45,13 @@ YAML::Node weights_deps(const YAML::Node& resolved, const std::map<std::string, 
   return n;
 }
 
+YAML::Node rotation_deps(const YAML::Node& resolved, const std::map<std::string, std::string>& model_sha256) {
+  YAML::Node n = base_deps("rotation", resolved, model_sha256);
+  n["rotation"] = YAML::Clone(resolved["rotation"]);
+  n["compat"] = YAML::Clone(resolved["compat"]);   // a rotation may have a compat_reference switch
+  return n;
+}
+
 std::vector<LayerRecord> cached_quantize_weights(Model& model, const WeightsContext& ctx,
                                                  const std::string& run_dir, const StageCache& cache,
                                                  const YAML::Node& deps, bool* hit) {

@@ -2,6 +2,8 @@
 // what its key depends on (docs/SWEEPS.md "Stage cache"):
 //   weights   model (+ file hashes), quantizer, rotation, compat; calibrated quantizers also
 //             calibration (+ data file hash) and eval.batch (the calibration forward's batch)
+//   rotation  model (+ file hashes), rotation, compat: a rotation's learned state (KOTMS trains on
+//             each weight alone, never on calibration data; rotation_cache.h)
 //   fp_hidden model (+ file hashes), dataset (+ file hash), eval.seqlen, windows, eval.batch
 //   eval      the weights key, activations (bits, clip, allocator), compat, backend, one task and the
 //             eval fields that task reads (+ its data file hash); with a measuring allocator
@@ -25,6 +27,7 @@ inline constexpr int kStageCacheVersion = 1;
 // resolved: the run's resolved descriptor; model_sha256: "model/<file>" -> hex.
 YAML::Node weights_deps(const YAML::Node& resolved, const std::map<std::string, std::string>& model_sha256,
                         bool calibrated);
+YAML::Node rotation_deps(const YAML::Node& resolved, const std::map<std::string, std::string>& model_sha256);
 // The weights stage through the cache. Hit: the stored weights are set on the model (the
 // rotation is still prepared, for its online part); miss: quantize_weights, then publish.
 std::vector<LayerRecord> cached_quantize_weights(Model& model, const WeightsContext& ctx,

@@ -1,7 +1,8 @@
 // tests/experiments/test_allocation_farm.cpp: ila-amp's evaluations farmed out through the run dir
 // (issue 6): shard files round-trip NLLs bit for bit; corrupt or stale ones are refused naming the
 // file; a run picks up the shards `twla allocate --shard` stored, measures the missing ones, and
-// allocates exactly as the same run measuring everything in process.
+// allocates exactly as the same run measuring everything in process. A shard task prepares the
+// rotation only (no quantizer, no calibration) and measures the same NLLs.
 #include <unistd.h>
 
 #include <cmath>
@@ -133,5 +134,65 @@ TEST_CASE("allocation farm: a run merges stored shards, measures missing ones, a
   shard.alloc_shard = 0, shard.alloc_shards = 2;
   CHECK(error_of([&] { run_experiment(three, shard); }).find("activations.allocator.shards=3; use --shard k/3") !=
         std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("allocation farm: a shard task prepares the rotation only, never the quantizer; NLLs as in process",
+          "[experiments][pipeline]") {
+  auto dir = temp_dir("farm-rot");
+  RunOptions quiet;
+  quiet.quiet = true;
+  // KOTMS (trained per linear) with a calibrated quantizer: what a shard must not pay for.
+  auto run = [](const std::string& out) {
+    YAML::Node t = ila_run(out);
+    t["quantizer"] = YAML::Load("{name: gptq}");
+    t["rotation"] = YAML::Load("{name: kotms, steps: 3}");
+    return t;
+  };
+  auto rotation_entries = [](const fs::path& out) {
+    std::vector<std::string> v;
+    if (fs::exists(out / ".cache" / "rotation"))
+      for (const auto& e : fs::directory_iterator(out / ".cache" / "rotation")) v.push_back(e.path().filename());
+    return v;
+  };
+  // Cold cache: the shard trains the rotation and stores it; no weights, no calibration.
+  const fs::path farmed = dir / "farmed";
+  RunOptions shard = quiet;
+  shard.alloc_shard = 0, shard.alloc_shards = 2;
+  const RunRecord s1 = run_experiment(run(farmed.string()), shard);
+  CHECK(s1.status == "shard");
+  CHECK(s1.timings.count("rotation") == 1);
+  CHECK(s1.timings.count("quantize") == 0);
+  CHECK(s1.layers.empty());   // no quantizer stats: no linear was quantized
+  CHECK_FALSE(fs::exists(farmed / ".cache" / "weights"));   // the weights stage would publish there
+  CHECK_FALSE(fs::exists(farmed / "farm" / "ckpt"));        // calibration would checkpoint there
+  CHECK(rotation_entries(farmed).size() == 1);
+  shard.alloc_shard = 1;   // shard 2 reads the rotation shard 1 stored
+  run_experiment(run(farmed.string()), shard);
+  CHECK_FALSE(fs::exists(farmed / ".cache" / "weights"));
+  CHECK(rotation_entries(farmed).size() == 1);
+
+  // The same descriptor in process (trains KOTMS in its weights stage, which also publishes it
+  // under the same key: the rotation does not depend on the quantizer or the output folder).
+  const fs::path plain = dir / "plain";
+  const RunRecord in_process = run_experiment(run(plain.string()), quiet);
+  CHECK(rotation_entries(plain) == rotation_entries(farmed));
+  // The run merges both shards: NLLs from the cached rotation equal the trained one's, bit for bit.
+  const RunRecord merged = run_experiment(run(farmed.string()), quiet);
+  CHECK(merged.series.at("act_bits") == in_process.series.at("act_bits"));
+  for (const char* k : {"ila_amp/delta/b2", "ila_amp/delta/b8", "ila_amp/pair_nll/b2_b4", "ila_amp/pair_nll/b8_b2"})
+    CHECK(merged.series.at(k) == in_process.series.at(k));
+  CHECK(merged.metrics.at("alloc/base_nll") == in_process.metrics.at("alloc/base_nll"));
+  CHECK(merged.metrics.at("ppl/tinystories") == in_process.metrics.at("ppl/tinystories"));
+
+  // After the weights stage: a shard in the in-process run's folder reads its rotation entry and
+  // measures what the farmed shard measured.
+  shard.alloc_shard = 0;
+  run_experiment(run(plain.string()), shard);
+  const IlaAmpShardResult a = read_shard(shard_file((farmed / "farm").string(), 1, 2));
+  const IlaAmpShardResult b = read_shard(shard_file((plain / "farm").string(), 1, 2));
+  CHECK(a.jobs == b.jobs);
+  CHECK(a.nll == b.nll);
+  CHECK(a.base_nll == b.base_nll);
   fs::remove_all(dir);
 }
