@@ -30,13 +30,14 @@ void flatten(const nlohmann::json& v, const std::string& key, RunRecord& r) {
 }
 }  // namespace
 
-RunRecord bench_record(const std::string& bench, const nlohmann::json& j, int argc, char** argv) {
+RunRecord bench_record(const std::string& bench, const nlohmann::json& j, int argc, char** argv,
+                       const std::string& name) {
   RunRecord r;
-  r.name = "bench-" + bench;
+  r.name = name.empty() ? "bench-" + bench : name;
   r.run_id = r.name;
   r.status = "bench";
   std::string cmd = "twla bench " + bench;
-  for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
+  for (int i = 0; i < argc; ++i) cmd += std::string(" ") + argv[i];   // the flags as the bench saw them
   r.config_flat.emplace_back("command", cmd);
   r.descriptor_yaml = "command: '" + cmd + "'\n";
   char when[32];
@@ -48,13 +49,13 @@ RunRecord bench_record(const std::string& bench, const nlohmann::json& j, int ar
 }
 
 void write_bench_files(const std::string& bench, const nlohmann::json& j, const std::string& json_path,
-                       const std::string& h5_path, int argc, char** argv) {
+                       const std::string& h5_path, int argc, char** argv, const std::string& name) {
   if (!json_path.empty()) {
     write_file_atomic(json_path, j.dump(2) + "\n");
     std::cout << "wrote " << json_path << "\n";
   }
   if (!h5_path.empty()) {
-    write_run(h5_path, bench_record(bench, j, argc, argv));
+    write_run(h5_path, bench_record(bench, j, argc, argv, name));
     std::cout << "wrote " << h5_path << "\n";
   }
 }

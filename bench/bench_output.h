@@ -12,10 +12,12 @@
 
 namespace twla::bench {
 
-// The run record the --h5 file holds (exposed for the test of the mapping).
-RunRecord bench_record(const std::string& bench, const nlohmann::json& j, int argc, char** argv);
+// The run record the --h5 file holds (exposed for the test of the mapping): named `name`, or
+// "bench-<bench>" when empty; bench is the command's target ("kernels"), argv its flags.
+RunRecord bench_record(const std::string& bench, const nlohmann::json& j, int argc, char** argv,
+                       const std::string& name = "");
 // Writes whichever of json_path / h5_path is non-empty, each atomically, and says so on stdout.
 void write_bench_files(const std::string& bench, const nlohmann::json& j, const std::string& json_path,
-                       const std::string& h5_path, int argc, char** argv);
+                       const std::string& h5_path, int argc, char** argv, const std::string& name = "");
 
 }  // namespace twla::bench

@@ -30,6 +30,7 @@
 
 #include "bench/bench_output.h"
 #include "bench/flags.h"
+#include "bench/kernels_cuda_bench.h"
 #include "kernels/e2m.h"
 #include "kernels/kernels.h"
 #include "kernels/thread_pool.h"
@@ -50,7 +51,7 @@ struct Opts {
 };
 
 const char* kUsage = "usage: twla bench kernels [--shape OCxIC[,OCxIC...]] [--batch 1,4,16] [--threads N] "
-                     "[--json FILE] [--h5 FILE] [--min-time S] [--pool-mib M]  (several shapes: figures keyed "
+                     "[--json FILE] [--h5 FILE] [--min-time S] [--pool-mib M]  (GPU: --cuda, see --cuda --help; several shapes: figures keyed "
                      "<kernel>_<OC>x<IC>_b<batch>, else <kernel>_b<batch>)";
 
 Opts parse(int argc, char** argv) {
@@ -365,6 +366,8 @@ void bench_shape(const Opts& o, int64_t oc, int64_t ic, bool keyed, nlohmann::js
 }  // namespace
 
 int bench_kernels(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i)
+    if (std::string(argv[i]) == "--cuda") return bench_kernels_cuda(argc, argv);
   Opts o = parse(argc, argv);
   const std::string load0 = loadavg();
   std::cout << "tq2/e2m CPU bench: threads " << o.threads << ", AVX2 " << (cpu_has_avx2() ? "yes" : "no")

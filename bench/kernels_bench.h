@@ -1,6 +1,6 @@
 // bench/kernels_bench.h: `twla bench kernels`, the CPU tq2 kernels against OpenBLAS fp32 sgemv /
 // sgemm and the machine's memory-read roof, all timed in the same run after validation.
-// Not here: the CUDA bench (kernels/cuda/standalone_main.cu, scripts/gpu-check.sh).
+// Not here: the CUDA bench (`--cuda`: kernels_cuda_bench.h, kernels/cuda/standalone_main.cu).
 #pragma once
 
 namespace twla::bench {

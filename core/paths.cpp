@@ -14,14 +14,15 @@ namespace twla {
 namespace {
 std::string g_data_dir;
 
-std::string exe_dir() {
+}  // namespace
+
+std::string executable_dir() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return "";
   buf[n] = 0;
   return std::filesystem::path(buf).parent_path().string();
 }
-}  // namespace
 
 void set_data_dir(const std::string& dir) { g_data_dir = dir; }
 
@@ -36,7 +37,7 @@ std::string data_dir() {
   }
   // ../shared from the working directory (the checkout), else from the build tree's checkout.
   std::vector<std::string> tries = {"../shared"};
-  std::string e = exe_dir();
+  std::string e = executable_dir();
   for (int up = 1; up <= 4 && !e.empty(); ++up) {
     e = std::filesystem::path(e).parent_path().string();
     tries.push_back(e + "/../shared");

@@ -14,5 +14,7 @@ std::string data_dir();
 std::string expand_path(const std::string& p);
 // data_dir()/rel, with an Error naming the file and the fix if it is missing.
 std::string data_file(const std::string& rel, const std::string& what);
+// The folder of the running executable ("" if /proc/self/exe cannot be read).
+std::string executable_dir();
 
 }  // namespace twla

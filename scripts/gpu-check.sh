@@ -6,7 +6,7 @@
 #   cmake:     configure this CMake tree against the machine's libtorch (python3's torch), build
 #              (ninja), run the tests that need no ../shared data (ctest -R '^kernels$': the CUDA
 #              device linears against the CPU kernels among them), the CMake-built tq2_cuda_check
-#              --quick --no-bench, and with GPU_DATA the kernel-backend tests (CPU and CUDA on
+#              --quick --no-bench through `twla bench kernels --cuda`, and with GPU_DATA the kernel-backend tests (CPU and CUDA on
 #              stories260K: logits, WikiText-2 perplexity within 0.5%).            ~4-6 min on 16 cores
 #   full:      standalone, then cmake (may pass the run tool's 600 s: there, two calls).
 #   build:     only build the standalone binary (e.g. on the CPU machine, to carry it).
@@ -132,7 +132,7 @@ if [ "$MODE" = full ] || [ "$MODE" = cmake ]; then
     # shellcheck disable=SC2086  # FULL_TARGETS is a list of targets
     run_step ninja_build "$OUT/ninja.log" "${NINJA_TIMEOUT:-420}" ninja -C "$B" -j"$JOBS" ${FULL_TARGETS:-all tq2_cuda_check} &&
       run_step ctest_kernels "$OUT/ctest.log" 600 ctest --test-dir "$B" -R '^kernels$' --output-on-failure &&
-      run_step cmake_cuda_check "$OUT/cmake_cuda_check.log" 300 "$B/kernels/tq2_cuda_check" --quick --no-bench
+      run_step cmake_cuda_check "$OUT/cmake_cuda_check.log" 300 "$B/twla" bench kernels --cuda --quick --no-bench
     # backend: kernel-cuda on stories260K (needs the carried data folder; log appended to ctest.log)
     if [ -d "$GPU_DATA/models/stories260K" ] && [ -x "$B/tests/test_experiments" ]; then
       run_step cuda_backend "+$OUT/ctest.log" 300 env TWLA_DATA="$GPU_DATA" "$B/tests/test_experiments" "kernel backend*"
