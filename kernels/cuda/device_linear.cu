@@ -99,6 +99,22 @@ int codes_i8(const uint8_t* q, int n, int64_t ic, int64_t stride, std::vector<in
   return shift;
 }
 
+// The int8 GEMMs' device inputs (in the scratch buffers; the caller holds the scratch lock).
+struct I8Inputs {
+  int8_t* q;
+  float *scale, *zero, *y;
+};
+I8Inputs upload_i8(Scratch& s, const uint8_t* q, const float* scale, const float* zero, int n, int64_t ic,
+                   int64_t stride, int64_t oc) {
+  std::vector<int8_t> qi;
+  const int shift = codes_i8(q, n, ic, stride, &qi);
+  std::vector<float> z(zero, zero + n);
+  for (float& v : z) v -= float(shift);
+  I8Inputs d{s.x.get<int8_t>(qi.size()), s.scale.get<float>(n), s.zero.get<float>(n), s.y.get<float>(size_t(n) * oc)};
+  upload(d.q, qi.data(), qi.size()), upload(d.scale, scale, n), upload(d.zero, z.data(), n);
+  return d;
+}
+
 void scale_rows(float* y, const float* scale, int n, int64_t oc) {
   for (int b = 0; b < n; ++b)
     for (int64_t o = 0; o < oc; ++o) y[b * oc + o] *= scale[b];
@@ -117,15 +133,41 @@ struct DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
 
-class Tq2Linear final : public DeviceLinear {
+// What both formats share: fp32 activations as fp16 to F::run_f16 (GEMV or fp16 GEMM); codes to
+// the GEMV on q - zero where that is exact, else uploaded as int8 (under the scratch lock) to
+// F::run_i8. F gives stride() (the row length of its activations) and the two runs.
+template <class F>
+class Linear : public DeviceLinear {
+ public:
+  void gemm_f32(const float* x, int n, float* y) const override { self().run_f16(to_half(x, n, ic(), self().stride()), n, y); }
+
+  void gemm_act(const uint8_t* q, const float* scale, const float* zero, int n, float* y) const override {
+    if (gemv_exact(zero, n)) {
+      self().run_f16(offsets_half(q, zero, n, ic(), self().stride()), n, y);
+      scale_rows(y, scale, n, oc());
+      return;
+    }
+    Scratch& s = scratch();
+    std::lock_guard<std::mutex> lock(s.mu);
+    const I8Inputs d = upload_i8(s, q, scale, zero, n, ic(), self().stride(), oc());
+    self().run_i8(s, d, n);
+    download(y, d.y, size_t(n) * oc());
+  }
+
+ private:
+  const F& self() const { return static_cast<const F&>(*this); }
+};
+
+class Tq2Linear final : public Linear<Tq2Linear> {
  public:
   Tq2Linear(const uint8_t* buf, size_t n) : dev_(buf, n) { w_ = tq2_device(tq2_view(buf, n), buf, dev_.p); }
   int64_t oc() const override { return w_.oc; }
   int64_t ic() const override { return w_.ic; }
   size_t device_bytes() const override { return dev_.n; }
+  int64_t stride() const { return w_.ic_pad; }
 
-  void gemm_f32(const float* x, int n, float* y) const override {
-    const std::vector<__half> h = to_half(x, n, w_.ic, w_.ic_pad);
+  // fp16 x [n, ic_pad]: GEMV for n <= 8, else the fp16 GEMM.
+  void run_f16(const std::vector<__half>& h, int n, float* y) const {
     Scratch& s = scratch();
     std::lock_guard<std::mutex> lock(s.mu);
     __half* dx = s.x.get<__half>(h.size());
@@ -140,32 +182,10 @@ class Tq2Linear final : public DeviceLinear {
     }
     download(y, dy, size_t(n) * w_.oc);
   }
-
-  void gemm_act(const uint8_t* q, const float* scale, const float* zero, int n, float* y) const override {
-    Scratch& s = scratch();
-    if (gemv_exact(zero, n)) {
-      const std::vector<__half> h = offsets_half(q, zero, n, w_.ic, w_.ic_pad);
-      std::lock_guard<std::mutex> lock(s.mu);
-      __half* dx = s.x.get<__half>(h.size());
-      float* dy = s.y.get<float>(size_t(n) * w_.oc);
-      upload(dx, h.data(), h.size());
-      tq2_gemv(w_, dx, n, dy);
-      download(y, dy, size_t(n) * w_.oc);
-      scale_rows(y, scale, n, w_.oc);
-      return;
-    }
-    std::vector<int8_t> qi;
-    const int shift = codes_i8(q, n, w_.ic, w_.ic_pad, &qi);
-    std::vector<float> z(zero, zero + n);
-    for (float& v : z) v -= float(shift);
-    std::lock_guard<std::mutex> lock(s.mu);
-    int8_t* dq = s.x.get<int8_t>(qi.size());
-    float *dsc = s.scale.get<float>(n), *dz = s.zero.get<float>(n), *dy = s.y.get<float>(size_t(n) * w_.oc);
+  void run_i8(Scratch& s, const I8Inputs& d, int n) const {
     int32_t* dqs = s.sums.get<int32_t>(size_t(n) * w_.n_groups);
-    upload(dq, qi.data(), qi.size()), upload(dsc, scale, n), upload(dz, z.data(), n);
-    tq2_group_sums_i8(w_, dq, n, dqs);
-    tq2_gemm_i8(w_, dq, dsc, dz, dqs, n, dy);
-    download(y, dy, size_t(n) * w_.oc);
+    tq2_group_sums_i8(w_, d.q, n, dqs);
+    tq2_gemm_i8(w_, d.q, d.scale, d.zero, dqs, n, d.y);
   }
 
  private:
@@ -173,7 +193,7 @@ class Tq2Linear final : public DeviceLinear {
   Tq2Device w_;
 };
 
-class E2mLinear final : public DeviceLinear {
+class E2mLinear final : public Linear<E2mLinear> {
  public:
   E2mLinear(const uint8_t* buf, size_t n) : dev_(buf, n) {
     w_ = e2m_device(e2m_view(buf, n), buf, dev_.p);
@@ -185,36 +205,8 @@ class E2mLinear final : public DeviceLinear {
   int64_t oc() const override { return w_.oc; }
   int64_t ic() const override { return w_.ic; }
   size_t device_bytes() const override { return dev_.n + size_t(w_.oc) * sizeof(float); }
+  int64_t stride() const { return w_.ic; }
 
-  void gemm_f32(const float* x, int n, float* y) const override {
-    const std::vector<__half> h = to_half(x, n, w_.ic, w_.ic);
-    run_f16(h, n, y);
-  }
-
-  void gemm_act(const uint8_t* q, const float* scale, const float* zero, int n, float* y) const override {
-    if (gemv_exact(zero, n)) {
-      run_f16(offsets_half(q, zero, n, w_.ic, w_.ic), n, y);
-      scale_rows(y, scale, n, w_.oc);
-      return;
-    }
-    std::vector<int8_t> qi;
-    const int shift = codes_i8(q, n, w_.ic, w_.ic, &qi);
-    std::vector<float> z(zero, zero + n);
-    for (float& v : z) v -= float(shift);
-    Scratch& s = scratch();
-    std::lock_guard<std::mutex> lock(s.mu);
-    int8_t* dq = s.x.get<int8_t>(qi.size());
-    int8_t* dqp = s.xp.get<int8_t>(size_t(n) * padded());
-    int32_t* rsum = s.sums.get<int32_t>(size_t(n) * w_.n_blocks * 2);
-    float *dsc = s.scale.get<float>(n), *dz = s.zero.get<float>(n), *dy = s.y.get<float>(size_t(n) * w_.oc);
-    upload(dq, qi.data(), qi.size()), upload(dsc, scale, n), upload(dz, z.data(), n);
-    e2m_prep_i8(w_, dq, n, dqp, rsum);
-    e2m_gemm_i8(w_, dqp, rsum, dsc, dz, wsum_, n, dy);
-    download(y, dy, size_t(n) * w_.oc);
-  }
-
- private:
-  int64_t padded() const { return w_.n_blocks * kE2mBlock; }
   // fp16 x [n, ic]: GEMV over the permuted copy for n <= 8, else the fp16 GEMM.
   void run_f16(const std::vector<__half>& h, int n, float* y) const {
     Scratch& s = scratch();
@@ -233,6 +225,15 @@ class E2mLinear final : public DeviceLinear {
     }
     download(y, dy, size_t(n) * w_.oc);
   }
+  void run_i8(Scratch& s, const I8Inputs& d, int n) const {
+    int8_t* dqp = s.xp.get<int8_t>(size_t(n) * padded());
+    int32_t* rsum = s.sums.get<int32_t>(size_t(n) * w_.n_blocks * 2);
+    e2m_prep_i8(w_, d.q, n, dqp, rsum);
+    e2m_gemm_i8(w_, dqp, rsum, d.scale, d.zero, wsum_, n, d.y);
+  }
+
+ private:
+  int64_t padded() const { return w_.n_blocks * kE2mBlock; }
 
   DeviceBuffer dev_;
   E2mDevice w_;
