@@ -9,7 +9,6 @@
 #include "core/paths.h"
 #include "experiments/allocation_stage.h"
 #include "experiments/pipeline_cache.h"
-#include "experiments/rotation_cache.h"
 #include "quantizers/quantizer.h"
 
 namespace twla {
@@ -41,9 +40,8 @@ PackSummary pack_model(const YAML::Node& tree, const PackOptions& o) {
   const StageCache cache(default_cache_dir(d.output, o.run.cache_dir));
   WeightsContext wc{d, *tok, *quant, *rot, o.run.quiet};
   const YAML::Node wdeps = weights_deps(resolved, sha, quant->needs_calibration());
-  bool hit = false;
-  cached_quantize_weights(model, wc, run_dir_of(d), cache, wdeps, &hit);
-  publish_rotation(model, *rot, cache, rotation_deps(resolved, sha));   // for ila-amp shard tasks
+  bool hit = false, rot_hit = false;
+  cached_rotate_and_quantize(model, wc, run_dir_of(d), cache, wdeps, rotation_deps(resolved, sha), &hit, &rot_hit);
   say(hit ? "weights: from the stage cache" : "weights: quantized");
 
   std::unique_ptr<Model> fp_model;

@@ -174,8 +174,10 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
     log(opt, d.name, std::string("rotation only, weights not quantized") +
                          (hit ? "; rotation from the stage cache" : ""));
   } else {
-    rec.layers = cached_quantize_weights(model, wc, dir, cache, wdeps, &hit);
-    publish_rotation(model, *rot, cache, rotation_deps(resolved, rec.input_sha256));   // for shard tasks
+    bool rot_hit = false;
+    rec.layers = cached_rotate_and_quantize(model, wc, dir, cache, wdeps, rotation_deps(resolved, rec.input_sha256),
+                                            &hit, &rot_hit);
+    if (rot_hit) log(opt, d.name, "rotation: from the stage cache (not trained again)");
   }
   rec.timings[shard_only ? "rotation" : "quantize"] = since(t);
   if (hit && !shard_only) log(opt, d.name, "weights: from the stage cache (" + wkey.substr(0, 12) + ")");

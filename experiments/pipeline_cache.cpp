@@ -11,6 +11,7 @@
 #include "core/safetensors.h"
 #include "eval/datasets.h"
 #include "experiments/packed_io.h"
+#include "experiments/rotation_cache.h"
 
 namespace twla {
 
@@ -62,7 +63,7 @@ std::vector<LayerRecord> cached_quantize_weights(Model& model, const WeightsCont
     std::map<std::string, PackedWeight> packed;
     std::vector<LayerRecord> recs;
     if (load_packed(dir + "/weights.safetensors", key, &packed, &recs)) {
-      for (int b = 0; b < model.n_blocks() && rotate; ++b) {  // online part of the rotation
+      for (int b = 0; b < model.n_blocks() && rotate && !ctx.rotation_prepared; ++b) {  // online part
         Block blk = model.load_block(b);
         for (const auto& name : block_linear_names(b)) ctx.rot.prepare(LinearRef{name, b, blk.W.at(name)});
       }
@@ -80,6 +81,16 @@ std::vector<LayerRecord> cached_quantize_weights(Model& model, const WeightsCont
     cache.publish("weights", key, deps, [&](const std::string& dir) {
       save_packed(dir + "/weights.safetensors", key, packed, recs);
     });
+  return recs;
+}
+
+std::vector<LayerRecord> cached_rotate_and_quantize(Model& model, WeightsContext& ctx, const std::string& run_dir,
+                                                    const StageCache& cache, const YAML::Node& weights_deps,
+                                                    const YAML::Node& rotation_deps, bool* weights_hit,
+                                                    bool* rotation_hit) {
+  ctx.rotation_prepared = *rotation_hit = load_cached_rotation(model, ctx.rot, cache, rotation_deps);
+  std::vector<LayerRecord> recs = cached_quantize_weights(model, ctx, run_dir, cache, weights_deps, weights_hit);
+  if (!*rotation_hit) publish_rotation(model, ctx.rot, cache, rotation_deps);
   return recs;
 }
 

@@ -29,10 +29,18 @@ YAML::Node weights_deps(const YAML::Node& resolved, const std::map<std::string, 
                         bool calibrated);
 YAML::Node rotation_deps(const YAML::Node& resolved, const std::map<std::string, std::string>& model_sha256);
 // The weights stage through the cache. Hit: the stored weights are set on the model (the
-// rotation is still prepared, for its online part); miss: quantize_weights, then publish.
+// rotation is still prepared, for its online part, unless ctx.rotation_prepared); miss:
+// quantize_weights, then publish.
 std::vector<LayerRecord> cached_quantize_weights(Model& model, const WeightsContext& ctx,
                                                  const std::string& run_dir, const StageCache& cache,
                                                  const YAML::Node& deps, bool* hit);
+// The same with the rotation's own entry (rotation_cache.h) first: a rotation with state
+// (KOTMS) restored from it is not trained again, whether the weights are cached or not; one that
+// was trained is published for later runs and ILA-AMP shard tasks. *rotation_hit: restored.
+std::vector<LayerRecord> cached_rotate_and_quantize(Model& model, WeightsContext& ctx, const std::string& run_dir,
+                                                    const StageCache& cache, const YAML::Node& weights_deps,
+                                                    const YAML::Node& rotation_deps, bool* weights_hit,
+                                                    bool* rotation_hit);
 
 YAML::Node fp_hidden_deps(const YAML::Node& resolved, const std::map<std::string, std::string>& model_sha256,
                           const std::string& task, const std::string& data_sha256, int64_t windows);

@@ -30,8 +30,7 @@ void publish_rotation(const Model& model, const Rotation& rot, const StageCache&
   });
 }
 
-bool cached_prepare_rotation(const Model& model, Rotation& rot, const StageCache& cache,
-                             const YAML::Node& deps) {
+bool load_cached_rotation(const Model& model, Rotation& rot, const StageCache& cache, const YAML::Node& deps) {
   if (rot.is_identity()) return false;
   if (const std::string dir = cache.lookup(kStage, StageCache::key(deps)); !dir.empty()) {
     const SafetensorsFile f(dir + kFile);
@@ -51,6 +50,13 @@ bool cached_prepare_rotation(const Model& model, Rotation& rot, const StageCache
       }
     return true;
   }
+  return false;
+}
+
+bool cached_prepare_rotation(const Model& model, Rotation& rot, const StageCache& cache,
+                             const YAML::Node& deps) {
+  if (rot.is_identity()) return false;
+  if (load_cached_rotation(model, rot, cache, deps)) return true;
   Progress prog("rotation", model.n_blocks(), "blocks");
   for (int b = 0; b < model.n_blocks(); ++b) {
     const Block blk = model.load_block(b);

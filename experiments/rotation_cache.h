@@ -4,9 +4,10 @@
 // quantizer. A rotation with learned state (KOTMS: C and B per linear; Rotation::state) keeps it
 // in the stage cache as a "rotation" entry keyed by rotation_deps (pipeline_cache.h: model, its
 // file hashes, rotation, compat); none and hadamard have no state and are simply prepared.
-// The weights stage publishes the same entry (publish_rotation), so shard tasks after it train
-// nothing. It does not read the entry itself: set_state() restores C and B bit for bit but not
-// the training stats (losses, seconds) that the run record shows (rotation_stats.h).
+// The weights stage publishes the same entry (publish_rotation) and reads it too
+// (load_cached_rotation): set_state() restores C and B bit for bit and, for KOTMS, the training's
+// stats and loss curve that the run record shows (rotation_stats.h), so a run whose weights or
+// rotation are cached trains nothing.
 #pragma once
 #include <yaml-cpp/yaml.h>
 
@@ -21,6 +22,11 @@ namespace twla {
 // True when the state came from the cache. Error naming the entry when it lacks a linear.
 bool cached_prepare_rotation(const Model& model, Rotation& rot, const StageCache& cache,
                              const YAML::Node& deps);
+
+// Restores `rot` for every linear from the cache entry under `deps`; false (nothing set) when
+// there is none or the rotation has no state to restore (identity, hadamard: prepare is cheap).
+// Error naming the entry when it lacks a linear.
+bool load_cached_rotation(const Model& model, Rotation& rot, const StageCache& cache, const YAML::Node& deps);
 
 // Stores the prepared rotation's state under `deps` (nothing for an identity or stateless
 // rotation, a disabled cache, or an entry that exists already).

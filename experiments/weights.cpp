@@ -40,7 +40,7 @@ std::vector<LayerRecord> quantize_weights(Model& model, const WeightsContext& ct
     // Rotation prepared first (every linear, in order); calibration fuses it into each block as
     // it loads it, so it sees rotated weights and (online) rotated inputs without holding a
     // rotated fp32 copy of the whole model.
-    if (rotate) {
+    if (rotate && !ctx.rotation_prepared) {
       for (int b = 0; b < model.n_blocks(); ++b) {
         Block blk = model.load_block(b);
         for (const auto& name : block_linear_names(b)) ctx.rot.prepare(LinearRef{name, b, blk.W.at(name)});
@@ -54,7 +54,7 @@ std::vector<LayerRecord> quantize_weights(Model& model, const WeightsContext& ct
     for (const auto& name : block_linear_names(b)) {
       Tensor W = blk.W.at(name);
       if (rotate) {
-        ctx.rot.prepare(LinearRef{name, b, W});
+        if (!ctx.rotation_prepared) ctx.rot.prepare(LinearRef{name, b, W});
         W = ctx.rot.weight(name, W);
       }
       if (!quantize) {

@@ -20,6 +20,8 @@ struct WeightsContext {
   const Quantizer& quant;
   Rotation& rot;
   bool quiet = false;
+  // The rotation's state is already set (from the stage cache, load_cached_rotation): no prepare().
+  bool rotation_prepared = false;
 };
 
 // The results row of one quantized linear.

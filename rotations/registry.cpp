@@ -1,5 +1,6 @@
 // rotations/registry.cpp: the one table of rotations and their thin plugin shells: `none` (the
 // identity), `hadamard` (hadamard.h) and `kotms` (kotms.h). No algorithm lives here.
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,9 @@ class HadamardRotation : public PluginShell<Rotation, HadamardConfig> {
   std::map<std::string, std::shared_ptr<const HadamardPlan>> by_linear_;
 };
 
+// The order of KOTMS's per-linear stats in its "stats" state tensor.
+const char* const kKotmsStats[] = {"l", "r", "steps", "loss_before", "loss_after", "seconds", "ortho_err_C", "ortho_err_B"};
+
 // One trained C (x) B per linear; prepare() trains, weight()/input() apply.
 class KotmsRotation : public PluginShell<Rotation, KotmsConfig> {
  public:
@@ -106,9 +110,19 @@ class KotmsRotation : public PluginShell<Rotation, KotmsConfig> {
     auto L = get(linear);
     return kron_rotate(x, L->C, L->B);
   }
+  // C and B; also the training's stats and loss curve (float64), so a rotation restored from a
+  // packed model or the stage cache reports what its training did.
   std::map<std::string, Tensor> state(const std::string& linear) const override {
     auto L = get(linear);
-    return {{"C", L->C}, {"B", L->B}};
+    std::map<std::string, Tensor> s{{"C", L->C}, {"B", L->B}};
+    if (!L->stats.empty()) {
+      Tensor st = at::empty({int64_t(std::size(kKotmsStats))}, at::kDouble);
+      for (size_t i = 0; i < std::size(kKotmsStats); ++i) st[int64_t(i)] = L->stats.at(kKotmsStats[i]);
+      s["stats"] = st;
+    }
+    if (!L->curve.empty())
+      s["loss_curve"] = at::tensor(at::ArrayRef<double>(L->curve), at::TensorOptions().dtype(at::kDouble));
+    return s;
   }
   void set_state(const std::string& linear, const std::map<std::string, Tensor>& s) override {
     Layer L;
@@ -119,6 +133,16 @@ class KotmsRotation : public PluginShell<Rotation, KotmsConfig> {
       TWLA_CHECK(t.dim() == 2 && t.size(0) == t.size(1), "kotms: ", k, " of '", linear,
                  "' must be square, got ", describe(t), "; re-pack the model");
       (k[0] == 'C' ? L.C : L.B) = t.to(at::kFloat).contiguous();
+    }
+    if (auto it = s.find("stats"); it != s.end()) {   // optional: packs before session 5 lack it
+      const Tensor st = it->second.to(at::kDouble).contiguous();
+      TWLA_CHECK(st.dim() == 1 && st.size(0) == int64_t(std::size(kKotmsStats)), "kotms: stats of '", linear,
+                 "' must hold ", std::size(kKotmsStats), " values, got ", describe(st), "; re-pack the model");
+      for (size_t i = 0; i < std::size(kKotmsStats); ++i) L.stats[kKotmsStats[i]] = st[int64_t(i)].item<double>();
+    }
+    if (auto it = s.find("loss_curve"); it != s.end()) {
+      const Tensor c = it->second.to(at::kDouble).contiguous();
+      L.curve.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
     }
     std::lock_guard<std::mutex> lock(mu_);
     layers_[linear] = std::make_shared<const Layer>(std::move(L));

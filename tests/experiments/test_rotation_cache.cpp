@@ -44,14 +44,15 @@ TEST_CASE("rotation cache: KOTMS state round-trips bit for bit; a cached rotatio
 
   auto loaded = kotms(3);
   CHECK(cached_prepare_rotation(model, *loaded, cache, deps));   // hit: set_state, no training
-  CHECK(loaded->stats("layers.0.self_attn.q_proj").empty());   // training stats stay with the trainer
   for (int b = 0; b < model.n_blocks(); ++b) {
     const Block blk = model.load_block(b);
     for (const auto& name : block_linear_names(b)) {
+      CHECK(loaded->stats(name) == trained->stats(name));   // the training's record travels with the state
+      CHECK(loaded->loss_curve(name) == trained->loss_curve(name));
       const auto a = trained->state(name), c = loaded->state(name);
-      REQUIRE(a.size() == 2);
-      REQUIRE(c.size() == 2);
-      for (const char* k : {"C", "B"}) CHECK(at::equal(a.at(k), c.at(k)));
+      REQUIRE(a.size() == 4);   // C, B, stats, loss_curve
+      REQUIRE(c.size() == 4);
+      for (const char* k : {"C", "B", "stats", "loss_curve"}) CHECK(at::equal(a.at(k), c.at(k)));
       const Tensor& W = blk.W.at(name);
       CHECK(at::equal(trained->weight(name, W), loaded->weight(name, W)));
       const Tensor x = at::randn({3, W.size(1)});
@@ -141,5 +142,48 @@ TEST_CASE("rotation cache: twla pack stores the rotation under the key a shard t
   CHECK(run_experiment(t, shard).status == "shard");
   CHECK(names(dir / "shard-cache" / "rotation") == names(dir / "pack-cache" / "rotation"));
   CHECK_FALSE(fs::exists(dir / "shard-cache" / "weights"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("rotation cache: a run whose rotation is cached trains nothing and records the same", "[experiments][pipeline]") {
+  auto dir = temp_dir("rotcache-run");
+  YAML::Node t = YAML::Load(
+      "{name: rot, quantizer: ternary-absmean, rotation: {name: kotms, steps: 3}, threads: 1,"
+      " activations: {bits: 8}, eval: {tasks: [tinystories], seqlen: 64, max_windows: 2, batch: 4, kl: false}}");
+  t["model"]["path"] = data_dir() + "/models/stories260K";
+  t["output"] = (dir / "runs").string();
+  RunOptions o;
+  o.quiet = true;
+  o.cache_dir = (dir / "cache").string();
+  const RunRecord first = run_experiment(t, o);
+  // Another activation width: weights and rotation from the cache.
+  t["activations"]["bits"] = 4;
+  t["name"] = "rot4";
+  const RunRecord cached = run_experiment(t, o);
+  // The weights entry gone: quantized again, on the cached rotation.
+  fs::remove_all(dir / "cache" / "weights");
+  t["activations"]["bits"] = 8;
+  t["name"] = "rot8";
+  RunOptions again = o;
+  again.force = true;
+  fs::remove_all(dir / "cache" / "eval");
+  const RunRecord requant = run_experiment(t, again);
+  // From scratch, no cache.
+  RunOptions off = o;
+  off.cache_dir = "off";
+  t["name"] = "fresh";
+  const RunRecord fresh = run_experiment(t, off);
+  CHECK(requant.metrics == fresh.metrics);
+  CHECK(first.metrics == fresh.metrics);
+  for (const RunRecord* r : {&cached, &requant}) {
+    REQUIRE(r->layers.size() == first.layers.size());
+    for (size_t i = 0; i < first.layers.size(); ++i) {
+      CAPTURE(first.layers[i].name);
+      for (const char* k : {"rot/loss_before", "rot/loss_after", "rot/seconds", "rot/ortho_err_C"})
+        CHECK(r->layers[i].extra.at(k) == first.layers[i].extra.at(k));   // the training's own figures
+      CHECK(r->series.at("rotation_loss/" + first.layers[i].name) == first.series.at("rotation_loss/" + first.layers[i].name));
+    }
+  }
+  CHECK(cached.timings.at("quantize") < first.timings.at("quantize"));
   fs::remove_all(dir);
 }
