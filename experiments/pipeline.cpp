@@ -20,6 +20,7 @@
 #include "eval/perplexity.h"
 #include "eval/wikitext_lmeval.h"
 #include "eval/zeroshot.h"
+#include "experiments/allocation_cache.h"
 #include "experiments/allocation_farm.h"
 #include "experiments/allocation_stage.h"
 #include "experiments/kernel_ops.h"
@@ -195,7 +196,17 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   actx.ila_amp_farm = &farm;   // shard results in the run dir are used; missing ones measured
   AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};
   AllocationReport arep;
-  Allocation allocation = packed ? pack.allocation : alloc->allocate(req, &arep);
+  Allocation allocation;
+  const bool cache_alloc = !packed && !shard_only && allocation_is_cached(resolved);
+  const YAML::Node adeps = cache_alloc ? allocation_deps(wkey, resolved) : YAML::Node();
+  if (packed) {
+    allocation = pack.allocation;
+  } else if (cache_alloc && cache_load_allocation(cache, adeps, &allocation, &arep)) {
+    say("allocation: from the stage cache (not measured again)");
+  } else {
+    allocation = alloc->allocate(req, &arep);
+    if (cache_alloc) cache_save_allocation(cache, adeps, allocation, arep);
+  }
   fp_model.reset();
   if (shard_only) {   // twla allocate --shard: the shard file is the result
     rec.status = "shard";

@@ -8,8 +8,9 @@
 //   eval      the weights key, activations (bits, clip, allocator), compat, backend, one task and the
 //             eval fields that task reads (+ its data file hash); with a measuring allocator
 //             (not uniform) also calibration and eval.batch
-// The allocation is recomputed (uniform is free; ILA-AMP's inputs are not final yet) and folded
-// into the eval key through `activations`. Not here: the cache itself (stage_cache.h).
+//   allocation  measuring allocators (ILA-AMP): experiments/allocation_cache.h; uniform is
+//             recomputed; either way the allocation reaches the eval key through `activations`.
+// Not here: the cache itself (stage_cache.h).
 #pragma once
 #include <map>
 #include <string>

@@ -126,6 +126,7 @@ TEST_CASE("allocation farm: a run merges stored shards, measures missing ones, a
   write_file_atomic(shard_file(run_dir, 2, 2), text);
   RunOptions force = quiet;
   force.force = true;
+  force.cache_dir = "off";   // else the allocation comes from the stage cache and no shard is read
   const std::string e = error_of([&] { run_experiment(ila_run(out), force); });
   CHECK(e.find("shard file '" + shard_file(run_dir, 2, 2) + "' was measured for key 000") != std::string::npos);
   // A shard split other than the descriptor's is refused.
