@@ -81,7 +81,7 @@ int cmd_run(const Args& a) {
 
 int cmd_eval(const Args& a) {
   po::options_description desc("twla eval");
-  std::string model, tasks = "wikitext2", out = "runs", name, dump;
+  std::string model, tasks = "wikitext2", out = "runs", name, dump, backend;
   int seqlen = 2048, max_windows = -1, batch = 4, limit = -1, subsample = -1, seed = 0;
   desc.add_options()("help,h", "this help")(
       "model", po::value(&model)->required(), "Hugging Face model folder, or a packed one (twla pack: runs on the kernels)")(
@@ -94,9 +94,11 @@ int cmd_eval(const Args& a) {
       "seed", po::value(&seed), "zero-shot: seed of --subsample")(
       "dump-requests", po::value(&dump),
       "zero-shot: JSONL of every request ({task} in the name = one file per task)")(
+      "backend", po::value(&backend),
+      "fake, kernel or kernel-cuda (default: kernel for a packed model, else fake)")(
       "out", po::value(&out), "output folder")("name", po::value(&name), "run name");
   po::positional_options_description pos;
-  auto vm = parse_flags(a, desc, pos, "twla eval --model DIR [--tasks wikitext2,c4] [--seqlen N]");
+  auto vm = parse_flags(a, desc, pos, "twla eval --model DIR [--tasks wikitext2,c4] [--seqlen N] [--backend kernel-cuda]");
   YAML::Node tree(YAML::NodeType::Map);
   tree["name"] = name.empty() ? "eval-" + std::filesystem::path(model).filename().string() : name;
   tree["model"]["path"] = model;
@@ -111,6 +113,7 @@ int cmd_eval(const Args& a) {
   tree["eval"]["subsample_seed"] = seed;
   if (!dump.empty()) tree["eval"]["dump_requests"] = dump;
   tree["output"] = out;
+  if (!backend.empty()) tree["backend"] = backend;
   return run_trees({{tree["name"].as<std::string>(), tree}}, RunOptions{}, false);
 }
 

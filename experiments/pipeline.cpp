@@ -30,6 +30,7 @@
 #include "experiments/rotation_cache.h"
 #include "experiments/rotation_stats.h"
 #include "experiments/weights.h"
+#include "kernels/cuda/device_linear.h"
 #include "quantizers/quantizer.h"
 #include "results/run_file.h"
 #include "rotations/rotation.h"
@@ -153,6 +154,10 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   auto rot = rotations().make(d.rotation, "rotation");
   auto alloc = allocators().make(d.activations.allocator, "activations.allocator");
   alloc->check(model.n_blocks(), d.activations.bits);   // before the weights take their time
+  if (d.backend == "kernel-cuda" && !shard_only) {   // likewise: no GPU is known before quantizing
+    const std::string why = kernels::cuda::device_status();
+    TWLA_CHECK(why.empty(), "backend kernel-cuda: ", why);
+  }
   rec.labels = {{"model", std::filesystem::path(model_dir).filename().string()},
                 {"method", d.quantizer.name},
                 {"wbits", quant->nominal_bits()},
