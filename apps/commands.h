@@ -19,6 +19,7 @@ int cmd_check_golden(const Args& a);
 int cmd_plot(const Args& a);
 int cmd_pack(const Args& a);    // cmd_pack.cpp
 int cmd_allocate(const Args& a);  // cmd_allocate.cpp
+int cmd_cache(const Args& a);     // cmd_cache.cpp
 
 // Global flags every command accepts: --data-dir, --threads, --quiet. Removes them from `a`.
 void apply_global_flags(Args& a);

@@ -25,6 +25,7 @@ const std::map<std::string, Command>& commands() {
       {"run", {cmd_run, "run an experiment descriptor (and its sweep): twla run exp.yaml [key=value ...]"}},
       {"sweep", {cmd_sweep, "a whole study, locally or on Slurm: twla sweep plan|run|status|resume|bench exp.yaml [--backend slurm]"}},
       {"allocate", {cmd_allocate, "farm out ila-amp's evaluations: twla allocate exp.yaml --list | --shard K/N"}},
+      {"cache", {cmd_cache, "a stage cache's entries, and pruning them: twla cache list|prune [DIR] [--stage S] [--older-than DAYS]"}},
       {"pack", {cmd_pack, "write a quantized model packed for the kernels: twla pack exp.yaml --out DIR"}},
       {"eval", {cmd_eval, "evaluate a model alone: twla eval --model DIR --tasks wikitext2,c4"}},
       {"describe", {cmd_describe, "list plugins and descriptor fields: twla describe [quantizer [rtn]]"}},

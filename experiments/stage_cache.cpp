@@ -60,14 +60,14 @@ std::string verify(const std::string& dir) {
   return "";
 }
 
-// Moves a folder aside, then deletes it, so a concurrent reader never sees half of it deleted.
-void discard(const std::string& dir) {
+}  // namespace
+
+void discard_cache_entry(const std::string& dir) {
   std::error_code ec;
   std::string trash = dir + ".trash." + std::to_string(::getpid());
   fs::rename(dir, trash, ec);
   fs::remove_all(ec ? fs::path(dir) : fs::path(trash), ec);
 }
-}  // namespace
 
 std::string StageCache::key(const YAML::Node& deps) {
   std::string text = yaml_text(deps);
@@ -85,7 +85,7 @@ std::string StageCache::lookup(const std::string& stage, const std::string& key)
   std::string why = verify(dir);
   if (why.empty()) return dir;
   std::cerr << "twla: cache entry " << dir << " is damaged (" << why << "); recomputing it\n";
-  discard(dir);
+  discard_cache_entry(dir);
   return "";
 }
 
@@ -111,7 +111,7 @@ std::string StageCache::publish(const std::string& stage, const std::string& key
   if (ec) {
     fs::remove_all(tmp, ec);
     if (!verify(dir).empty()) {  // what is there is damaged: replace it
-      discard(dir);
+      discard_cache_entry(dir);
       return publish(stage, key, deps, fill);
     }
   }

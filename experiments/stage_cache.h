@@ -40,6 +40,10 @@ class StageCache {
   std::string root_;
 };
 
+// Removes an entry folder so that a concurrent reader never sees half of it: renamed aside, then
+// deleted (what lookup does to a damaged entry; `twla cache prune`).
+void discard_cache_entry(const std::string& dir);
+
 // The cache a run uses: $TWLA_CACHE when set ("off" disables), else <output>/.cache, so the runs
 // of one sweep share it. `override_dir` (a --cache flag) wins when not empty.
 std::string default_cache_dir(const std::string& output, const std::string& override_dir = "");

@@ -103,7 +103,7 @@ TEST_CASE("cli: twla COMMAND --help prints a usage and exits 0 for every command
   // main's usage promises `twla <command> --help`; commands with a required argument once failed on it.
   for (const std::string c : {"run", "sweep", "pack", "eval", "describe", "show", "report", "check-golden",
                               "plot", "bench", "bench kernels", "bench quantize", "bench rotate",
-                              "bench allocate"}) {
+                              "bench allocate", "cache"}) {
     auto r = run_twla(c + " --help");
     CAPTURE(c, r.out, r.err);
     CHECK(r.code == 0);
