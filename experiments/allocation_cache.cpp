@@ -16,8 +16,6 @@ using Json = nlohmann::json;
 const char* kStage = "allocation";
 const char* kFile = "/allocation.json";
 
-std::string allocator_name(const YAML::Node& a) { return a.IsMap() ? a["name"].as<std::string>() : a.as<std::string>(); }
-
 std::string documents_sha(const std::string& dataset) {
   std::string file;
   calibration_documents(dataset, &file);
@@ -28,10 +26,6 @@ double number(const Json& v) {   // JSON writes inf/NaN as null
   return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
 }  // namespace
-
-bool allocation_is_cached(const YAML::Node& resolved) {
-  return allocator_name(resolved["activations"]["allocator"]) != "uniform";
-}
 
 YAML::Node allocation_deps(const std::string& weights_key, const YAML::Node& resolved) {
   YAML::Node n(YAML::NodeType::Map);

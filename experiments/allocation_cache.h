@@ -4,7 +4,8 @@
 // (search, workers, shards: bit-identical by test) does not measure the allocation again.
 // Key: the weights key (model + files, quantizer, rotation, compat, calibration where calibrated),
 // activations (less search/workers/shards), compat, calibration (+ the documents' sha256),
-// eval.batch, and the sha256 of ILA-AMP's allocation_data file. Uniform is recomputed (cheap).
+// eval.batch, and the sha256 of ILA-AMP's allocation_data file. Only for measuring allocators
+// (pipeline_cache.h measuring_allocator); uniform is recomputed (cheap).
 // Not here: the allocators (allocators/), the cache (stage_cache.h).
 #pragma once
 #include <yaml-cpp/yaml.h>
@@ -16,8 +17,6 @@
 
 namespace twla {
 
-// Whether the run's allocator is one whose result is cached (not uniform).
-bool allocation_is_cached(const YAML::Node& resolved);
 YAML::Node allocation_deps(const std::string& weights_key, const YAML::Node& resolved);
 // False on a miss (nothing set).
 bool cache_load_allocation(const StageCache& c, const YAML::Node& deps, Allocation* a, AllocationReport* r);

@@ -202,7 +202,7 @@ RunRecord run_experiment(const YAML::Node& tree_in, const RunOptions& opt) {
   AllocationRequest req{model.n_blocks(), d.activations.bits, d.activations.clip, &actx};
   AllocationReport arep;
   Allocation allocation;
-  const bool cache_alloc = !packed && !shard_only && allocation_is_cached(resolved);
+  const bool cache_alloc = !packed && !shard_only && measuring_allocator(resolved);
   const YAML::Node adeps = cache_alloc ? allocation_deps(wkey, resolved) : YAML::Node();
   if (packed) {
     allocation = pack.allocation;

@@ -119,6 +119,11 @@ void cache_save_tensor(const StageCache& c, const std::string& stage, const YAML
   });
 }
 
+bool measuring_allocator(const YAML::Node& resolved) {
+  const YAML::Node& a = resolved["activations"]["allocator"];
+  return (a.IsMap() ? a["name"].as<std::string>() : a.as<std::string>()) != "uniform";
+}
+
 YAML::Node eval_deps(const std::string& weights_key, const YAML::Node& resolved,
                      const std::string& task, bool zeroshot, const std::string& data_id) {
   YAML::Node n(YAML::NodeType::Map);
@@ -132,8 +137,7 @@ YAML::Node eval_deps(const std::string& weights_key, const YAML::Node& resolved,
   n["data"] = data_id;
   const YAML::Node& e = resolved["eval"];
   // A measuring allocator (ILA-AMP) reads calibration data and runs batches of it.
-  const YAML::Node& alloc = resolved["activations"]["allocator"];
-  if ((alloc.IsMap() ? alloc["name"].as<std::string>() : alloc.as<std::string>()) != "uniform") {
+  if (measuring_allocator(resolved)) {
     n["calibration"] = YAML::Clone(resolved["calibration"]);
     n["batch"] = YAML::Clone(e["batch"]);
   }

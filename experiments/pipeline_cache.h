@@ -51,6 +51,9 @@ bool cache_load_tensor(const StageCache& c, const std::string& stage, const YAML
 void cache_save_tensor(const StageCache& c, const std::string& stage, const YAML::Node& deps, const Tensor& t);
 
 // data_id: the dataset file's sha256 (perplexity) or data dir + task (zero-shot).
+// Whether the run's allocator measures (reads calibration data, runs the model: ila-amp), i.e.
+// is not uniform: then its inputs join the eval key and its result is cached (allocation_cache.h).
+bool measuring_allocator(const YAML::Node& resolved);
 YAML::Node eval_deps(const std::string& weights_key, const YAML::Node& resolved,
                      const std::string& task, bool zeroshot, const std::string& data_id);
 bool cache_load_metrics(const StageCache& c, const YAML::Node& deps, std::map<std::string, double>* m);
